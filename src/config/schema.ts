@@ -1,0 +1,108 @@
+/**
+ * The effective configuration of a running kube-local-lb: what the file, the environment and the
+ * flags add up to after validation. Everything downstream (pool, checker, listener, admin) reads
+ * only this shape; nothing downstream parses text.
+ */
+
+/** A host and port to listen on or dial. `host` is bare: an IPv6 address has no brackets here. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface BackendConfig extends HostPort {
+  /** `host:port` as the operator wrote it (IPv6 in brackets): the name in logs, metrics and `/backends`. */
+  address: string;
+  /** Lower is preferred; backends of a worse priority get sessions only when no better one is eligible. */
+  priority: number;
+  /** Relative share among backends of the same priority (round-robin and random); 1 by default. */
+  weight: number;
+}
+
+export const BALANCE = ['least-conn', 'round-robin', 'random'] as const;
+export type Balance = (typeof BALANCE)[number];
+
+export const REPLAY = ['tls', 'always', 'never'] as const;
+export type ReplayPolicy = (typeof REPLAY)[number];
+
+export const HEALTH_AUTH = ['anonymous', 'token', 'client-cert', 'kubeconfig'] as const;
+export type HealthAuth = (typeof HEALTH_AUTH)[number];
+
+export const HEALTH_SCHEME = ['https', 'http'] as const;
+export type HealthScheme = (typeof HEALTH_SCHEME)[number];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface HealthConfig {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  fall: number;
+  rise: number;
+  scheme: HealthScheme;
+  auth: HealthAuth;
+  tokenFile: string | undefined;
+  clientCertFile: string | undefined;
+  clientKeyFile: string | undefined;
+  kubeconfigFile: string | undefined;
+  caFile: string | undefined;
+  tlsServerName: string;
+  insecureSkipVerify: boolean;
+}
+
+export interface Config {
+  listen: HostPort[];
+  backends: BackendConfig[];
+  balance: Balance;
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  replay: ReplayPolicy;
+  /** Client bytes kept for replay until the backend answers; past this the client is not read. */
+  replayBufferBytes: number;
+  maxConnections: number;
+  drainTimeoutMs: number;
+  slowStartMs: number;
+  shutdownGraceMs: number;
+  health: HealthConfig;
+  /** `null`: no admin server. */
+  adminListen: HostPort | null;
+  logLevel: LogLevel;
+  /** The file the config came from, if any: watched for reload. */
+  configFile: string | undefined;
+}
+
+export const DEFAULTS = {
+  listen: [{ host: '127.0.0.1', port: 6443 }],
+  balance: 'least-conn',
+  // 1 s: apiservers share the node's network; kubelet's own 30 s would hide a dead one.
+  connectTimeoutMs: 1000,
+  // 1 s: a healthy apiserver sends its ServerHello within milliseconds; a false timeout only
+  // moves the session to another backend.
+  firstByteTimeoutMs: 1000,
+  replay: 'tls',
+  replayBufferBytes: 64 * 1024,
+  maxConnections: 20000,
+  drainTimeoutMs: 60_000,
+  slowStartMs: 10_000,
+  shutdownGraceMs: 10_000,
+  health: {
+    path: '/readyz',
+    intervalMs: 2000,
+    timeoutMs: 1000,
+    fall: 2,
+    rise: 2,
+    scheme: 'https',
+    auth: 'anonymous',
+    tokenFile: undefined,
+    clientCertFile: undefined,
+    clientKeyFile: undefined,
+    kubeconfigFile: undefined,
+    caFile: undefined,
+    // Every kubeadm serving certificate holds the name `kubernetes`; none holds 127.0.0.1.
+    tlsServerName: 'kubernetes',
+    insecureSkipVerify: false,
+  },
+  adminListen: { host: '127.0.0.1', port: 9445 },
+  logLevel: 'info',
+} as const satisfies Omit<Config, 'backends' | 'configFile'>;
