@@ -1,0 +1,228 @@
+import type { Config, HealthConfig } from '../config/schema.js';
+import { Checker, type CheckResult, type NextCheck } from '../health/checker.js';
+import { CredentialSource } from '../health/credentials.js';
+import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { Backend, type Transition } from './backend.js';
+import { select } from './select.js';
+import { isGood, nextState, nextStreak } from './transitions.js';
+
+export interface PoolOptions {
+  log: Logger;
+  metrics: Metrics;
+  random?: () => number;
+  now?: () => number;
+}
+
+/**
+ * The set of backends, their checkers, and selection. Data flows one way: checkers feed verdicts
+ * into backends; sessions ask the pool for a backend and report how the connect went.
+ */
+export class Pool {
+  readonly #backends = new Map<string, Backend>();
+  readonly #checkers = new Map<Backend, Checker>();
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #cursor: { next: number };
+  #config: Config;
+  #credentials: CredentialSource;
+  #credentialError = '';
+  #panic = false;
+  #closed = false;
+
+  constructor(config: Config, o: PoolOptions) {
+    this.#config = config;
+    this.#log = o.log.child({ component: 'pool' });
+    this.#metrics = o.metrics;
+    this.#random = o.random ?? Math.random;
+    this.#now = o.now ?? Date.now;
+    this.#cursor = { next: Math.floor(this.#random() * 1_000_000) };
+    this.#credentials = new CredentialSource(config.health);
+    this.#log.info({ event: 'health_credentials', credential: this.#credentials.describe() },
+      `health checks authenticate with: ${this.#credentials.describe()}`);
+    for (const spec of config.backends) this.#add(spec);
+  }
+
+  get backends(): Backend[] {
+    return [...this.#backends.values()];
+  }
+
+  get panic(): boolean {
+    return this.#panic;
+  }
+
+  get health(): HealthConfig {
+    return this.#config.health;
+  }
+
+  /** Starts every checker; the first checks run at once. */
+  start(): void {
+    for (const checker of this.#checkers.values()) checker.start();
+  }
+
+  /**
+   * The backend for a new session, or undefined when none is eligible. Eligible: `up`; while no
+   * backend is up, `unknown` ones (a cold start is served from its first millisecond); while none
+   * is up or unknown, `draining` ones (panic: an apiserver that answers beats a refused connection).
+   */
+  pick(exclude: ReadonlySet<Backend>): Backend | undefined {
+    const now = this.#now();
+    const open = this.backends.filter((b) => !exclude.has(b) && !b.removed);
+    let eligible = open.filter((b) => b.state.kind === 'up');
+    if (eligible.length === 0) eligible = open.filter((b) => b.state.kind === 'unknown');
+    if (eligible.length === 0) eligible = open.filter((b) => b.state.kind === 'draining');
+    const candidates = eligible.map((b) => ({ b, address: b.address, priority: b.priority, weight: b.weight,
+      activeSessions: b.activeSessions, ramp: b.rampAt(now), suspect: b.suspect }));
+    return select(candidates, this.#config.balance, this.#random, this.#cursor)?.b;
+  }
+
+  /** Whether any backend would be picked now (the admin `/readyz`). */
+  hasEligible(): boolean {
+    return this.backends.some((b) => !b.removed && b.state.kind !== 'down');
+  }
+
+  /** A session could not reach `backend`: count it, and let a check confirm at once. */
+  reportFailure(backend: Backend, reason: Reason): void {
+    this.#metrics.connectFailures.inc({ backend: backend.address, reason });
+    if (backend.removed) return;
+    backend.recordSessionFailure(reason, this.#now());
+    this.#checkers.get(backend)?.checkNow();
+  }
+
+  reportSuccess(backend: Backend): void {
+    backend.recordSessionSuccess();
+  }
+
+  /** Applies a new config: backends added, removed (drained) or re-weighted; health settings next check. */
+  update(config: Config): void {
+    const old = this.#config;
+    this.#config = config;
+    if (JSON.stringify(old.health) !== JSON.stringify(config.health)) this.#credentials = new CredentialSource(config.health);
+    const wanted = new Map(config.backends.map((b) => [b.address, b]));
+    for (const [address, backend] of this.#backends) {
+      const spec = wanted.get(address);
+      if (spec) {
+        backend.priority = spec.priority;
+        backend.weight = spec.weight;
+      } else {
+        this.#remove(backend);
+      }
+    }
+    for (const spec of config.backends) {
+      if (!this.#backends.has(spec.address)) this.#add(spec).start();
+    }
+    this.#updatePanic();
+  }
+
+  #add(spec: Config['backends'][number]): Checker {
+    const backend = new Backend(spec, () => ({ rise: this.#config.health.rise, fall: this.#config.health.fall,
+      slowStartMs: this.#config.slowStartMs, drainTimeoutMs: this.#config.drainTimeoutMs }),
+      (t) => this.#onTransition(t), this.#now());
+    this.#backends.set(spec.address, backend);
+    this.#metrics.setState(backend.address, 'unknown');
+    this.#metrics.backendSessions.set({ backend: backend.address }, 0);
+    this.#metrics.checkAuthorized.set({ backend: backend.address }, 1);
+    const checker = new Checker({
+      target: backend,
+      settings: () => this.#config.health,
+      credentials: () => this.#credentials.current(),
+      onResult: (r) => this.#onCheck(backend, r),
+      onCredentialError: (err) => {
+        if (err.message === this.#credentialError) return;
+        this.#credentialError = err.message;
+        this.#log.error({ event: 'health_credentials_error', error: err.message },
+          `health credential cannot be loaded, checking anonymously: ${err.message}`);
+      },
+      random: this.#random,
+      now: this.#now,
+    });
+    this.#checkers.set(backend, checker);
+    this.#log.info({ event: 'backend_added', backend: backend.address, priority: spec.priority, weight: spec.weight },
+      `backend ${backend.address} added`);
+    return checker;
+  }
+
+  #remove(backend: Backend): void {
+    this.#checkers.get(backend)?.stop();
+    this.#checkers.delete(backend);
+    this.#backends.delete(backend.address);
+    backend.remove();
+    this.#metrics.forget(backend.address);
+    this.#log.info({ event: 'backend_removed', backend: backend.address, sessions: backend.activeSessions },
+      `backend ${backend.address} removed; ${backend.activeSessions} sessions drain`);
+  }
+
+  #onCheck(backend: Backend, r: CheckResult): NextCheck {
+    const verdict = verdictOf(r.reason);
+    this.#metrics.checks.inc({ backend: backend.address, verdict });
+    this.#metrics.checkDuration.observe({ backend: backend.address }, r.durationMs / 1000);
+    const before = backend.state;
+    const { authorizedChanged } = backend.recordCheck({ at: r.at, reason: r.reason, durationMs: r.durationMs, status: r.status });
+    if (authorizedChanged) this.#onAuthorizationChange(backend, r.reason);
+    if (backend.state !== before) return 'interval';
+    // A verdict that starts a streak which would change the state if repeated is confirmed
+    // right away (a bad one) or soon (a good one), rather than a whole interval later.
+    const h = this.#config.health;
+    const now = this.#now();
+    const t = { rise: h.rise, fall: h.fall, slowStartMs: this.#config.slowStartMs };
+    const streak = nextStreak(backend.streak, verdict);
+    if (nextState(backend.state, streak, r.reason, t, now) === backend.state) return 'interval';
+    return isGood(verdict) ? 'soon' : 'now';
+  }
+
+  #onAuthorizationChange(backend: Backend, reason: Reason): void {
+    this.#metrics.checkAuthorized.set({ backend: backend.address }, backend.authorized ? 1 : 0);
+    if (backend.authorized) {
+      this.#log.info({ event: 'backend_check_authorized', backend: backend.address },
+        `health checks of ${backend.address} are authorized again`);
+    } else {
+      this.#log.error({ event: 'backend_check_unauthorized', backend: backend.address, reason,
+        credential: this.#credentials.describe() },
+        `health check of ${backend.address} rejected: ${REASONS[reason].text}; credential: ${this.#credentials.describe()}; ` +
+        'the backend stays in service');
+    }
+  }
+
+  #onTransition(t: Transition): void {
+    const { backend, from, to, reason } = t;
+    const address = backend.address;
+    this.#metrics.setState(address, to.kind);
+    this.#metrics.transitions.inc({ backend: address, from: from.kind, to: to.kind });
+    const eligible = this.backends.filter((b) => b.state.kind === 'up').length;
+    const level = to.kind === 'up' ? 'info' : 'warn';
+    this.#log[level]({ event: 'backend_state', backend: address, from: from.kind, to: to.kind, reason,
+      checkMs: backend.lastCheck ? Math.round(backend.lastCheck.durationMs) : undefined,
+      sessions: backend.activeSessions, up: eligible },
+      `backend ${address} ${to.kind}: ${REASONS[reason].text}`);
+    if (to.kind === 'down' && backend.activeSessions > 0) {
+      this.#metrics.ejectedSessions.inc({ backend: address }, backend.activeSessions);
+      this.#log.warn({ event: 'backend_ejected', backend: address, sessions: backend.activeSessions, reason },
+        `closing ${backend.activeSessions} sessions of ${address}`);
+    }
+    this.#updatePanic();
+  }
+
+  #updatePanic(): void {
+    const live = this.backends.some((b) => b.state.kind === 'up' || b.state.kind === 'unknown');
+    const panic = !live && this.backends.some((b) => b.state.kind === 'draining');
+    if (panic === this.#panic) return;
+    this.#panic = panic;
+    this.#metrics.panic.set(panic ? 1 : 0);
+    if (panic) {
+      this.#log.error({ event: 'panic_entered' }, 'no backend is ready: sending new sessions to draining backends');
+    } else {
+      this.#log.warn({ event: 'panic_left' }, 'a backend is ready again: draining backends get no new sessions');
+    }
+  }
+
+  /** Stops the checkers. Sessions are closed by their listener's owner. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const checker of this.#checkers.values()) checker.stop();
+    for (const backend of this.#backends.values()) backend.close();
+  }
+}

@@ -1,0 +1,83 @@
+import type { Reason, Verdict } from '../health/verdict.js';
+import { verdictOf } from '../health/verdict.js';
+
+/**
+ * The operational state of one backend (DESIGN.md, "Backend state machine").
+ * - unknown:  no verdict yet; eligible only while no backend is up, so a cold node is served.
+ * - up:       eligible for new sessions (ramping up until `slowStartEndsAt` after a recovery).
+ * - draining: answers but is not ready (graceful shutdown, etcd trouble): no new sessions,
+ *             existing ones keep going until the apiserver closes them or the drain timeout.
+ * - down:     unreachable: its sessions are ejected, it gets nothing.
+ */
+export type BackendState =
+  | { kind: 'unknown'; since: number }
+  | { kind: 'up'; since: number; slowStartEndsAt: number }
+  | { kind: 'draining'; since: number; reason: Reason }
+  | { kind: 'down'; since: number; reason: Reason };
+
+export type StateKind = BackendState['kind'];
+export const STATE_KINDS: readonly StateKind[] = ['unknown', 'up', 'draining', 'down'];
+
+/**
+ * Consecutive verdicts of one class. Verdicts that keep a backend in service (`pass`, and
+ * `unauthorized`, which proves the apiserver answers) count as good; `fail` and `unreachable`
+ * count as bad. A good verdict resets the bad count and the other way round, so a flapping
+ * backend that never strings `fall` bad verdicts together never leaves `up`.
+ */
+export interface Streak {
+  good: number;
+  bad: number;
+}
+
+export interface Thresholds {
+  rise: number;
+  fall: number;
+  slowStartMs: number;
+}
+
+export function isGood(verdict: Verdict): boolean {
+  return verdict === 'pass' || verdict === 'unauthorized';
+}
+
+export function nextStreak(streak: Streak, verdict: Verdict): Streak {
+  return isGood(verdict) ? { good: streak.good + 1, bad: 0 } : { good: 0, bad: streak.bad + 1 };
+}
+
+/**
+ * Where one more verdict takes a backend. Pure: the clock is passed in. Returns the same object
+ * when nothing changes, so callers compare by identity.
+ */
+export function nextState(state: BackendState, streak: Streak, reason: Reason, t: Thresholds, now: number): BackendState {
+  const verdict = verdictOf(reason);
+  const good = isGood(verdict);
+  switch (state.kind) {
+    case 'unknown':
+      // From unknown one good verdict is enough: the first checks decide quickly at start.
+      if (good) return { kind: 'up', since: now, slowStartEndsAt: now };
+      if (streak.bad >= t.fall) return badState(verdict, reason, now);
+      return state;
+    case 'up':
+      if (!good && streak.bad >= t.fall) return badState(verdict, reason, now);
+      return state;
+    case 'draining':
+      if (good && streak.good >= t.rise) return { kind: 'up', since: now, slowStartEndsAt: now };
+      if (verdict === 'unreachable' && streak.bad >= t.fall) return { kind: 'down', since: now, reason };
+      return state;
+    case 'down':
+      // Back from the dead: ramp up over slowStartMs, so a fleet does not land on it at once.
+      if (good && streak.good >= t.rise) return { kind: 'up', since: now, slowStartEndsAt: now + t.slowStartMs };
+      // It answers again, but is not ready yet (e.g. an apiserver starting): usable in panic only.
+      if (verdict === 'fail' && streak.bad >= t.fall) return { kind: 'draining', since: now, reason };
+      return state;
+    default:
+      return assertNever(state);
+  }
+}
+
+function badState(verdict: Verdict, reason: Reason, now: number): BackendState {
+  return verdict === 'unreachable' ? { kind: 'down', since: now, reason } : { kind: 'draining', since: now, reason };
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value ${JSON.stringify(x)}`);
+}

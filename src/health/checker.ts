@@ -1,0 +1,208 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { HealthConfig } from '../config/schema.js';
+import { VERSION } from '../version.js';
+import { CredentialError, type ProbeCredentials } from './credentials.js';
+import { type Reason, reasonOfAnswer, reasonOfError } from './verdict.js';
+
+export interface CheckTarget {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CheckResult {
+  reason: Reason;
+  /** HTTP status when the backend answered. */
+  status: number | undefined;
+  at: number;
+  durationMs: number;
+}
+
+/** What the owner decides after each result: when to check again. */
+export type NextCheck = 'interval' | 'soon' | 'now';
+
+export interface CheckerOptions {
+  target: CheckTarget;
+  settings: () => HealthConfig;
+  /** The credential of the next check; re-read by its source when its files change. */
+  credentials: () => Promise<ProbeCredentials>;
+  onResult: (result: CheckResult) => NextCheck;
+  /** A credential could not be loaded: the check goes on without it (anonymous). */
+  onCredentialError: (err: CredentialError) => void;
+  random?: () => number;
+  now?: () => number;
+}
+
+// Bodies of health endpoints are "ok" or a short verbose list; more is read and dropped.
+const MAX_BODY = 4096;
+// The least time between two checks of one backend, whatever asks for them.
+const MIN_GAP_MS = 50;
+
+/**
+ * Actively checks one backend: GET the health path over one keep-alive connection, so a check
+ * costs a request, not a TLS handshake (at 5,000 nodes x 3 apiservers every 2 s that is the
+ * difference between 2,500 requests/s and 2,500 handshakes/s per apiserver). Each backend has its
+ * own Checker and timer: a blackholed backend never delays another's check.
+ */
+export class Checker {
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: http.ClientRequest | undefined;
+  #again = false;
+  #stopped = false;
+  #agent: http.Agent | undefined;
+  #agentKey = '';
+  #lastStart = 0;
+  readonly #random: () => number;
+  readonly #now: () => number;
+
+  constructor(private readonly o: CheckerOptions) {
+    this.#random = o.random ?? Math.random;
+    this.#now = o.now ?? Date.now;
+  }
+
+  /** The first check runs at once: a fresh process decides within one timeout. */
+  start(): void {
+    this.#schedule(0);
+  }
+
+  /** Check as soon as possible (a session just failed to reach the backend). */
+  checkNow(): void {
+    if (this.#stopped) return;
+    if (this.#inFlight) {
+      // The answer in flight may predate the failure: check once more right after it.
+      this.#again = true;
+      return;
+    }
+    this.#schedule(Math.max(0, this.#lastStart + MIN_GAP_MS - this.#now()));
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#inFlight?.destroy();
+    this.#inFlight = undefined;
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#run();
+    }, delayMs);
+  }
+
+  #jittered(intervalMs: number): number {
+    // ±20%: 5,000 nodes restarted together spread their checks over the interval.
+    return Math.round(intervalMs * (0.8 + 0.4 * this.#random()));
+  }
+
+  async #run(): Promise<void> {
+    if (this.#stopped || this.#inFlight) return;
+    this.#lastStart = this.#now();
+    this.#again = false;
+    const settings = this.o.settings();
+    let creds: ProbeCredentials | undefined;
+    try {
+      creds = await this.o.credentials();
+    } catch (err) {
+      if (!(err instanceof CredentialError)) throw err;
+      this.o.onCredentialError(err);
+    }
+    if (this.#stopped) return;
+    const result = await this.#probe(settings, creds, true);
+    if (this.#stopped) return;
+    const next = this.o.onResult(result);
+    if (this.#again || next === 'now') this.#schedule(Math.max(0, this.#lastStart + MIN_GAP_MS - this.#now()));
+    else if (next === 'soon') this.#schedule(Math.max(MIN_GAP_MS, Math.round(settings.intervalMs / 4)));
+    else this.#schedule(this.#jittered(settings.intervalMs));
+  }
+
+  #agentFor(settings: HealthConfig, creds: ProbeCredentials | undefined): http.Agent {
+    const key = `${settings.scheme}|${settings.tlsServerName}|${settings.insecureSkipVerify}|${creds?.generation ?? '-'}`;
+    if (this.#agent && key === this.#agentKey) return this.#agent;
+    this.#agent?.destroy();
+    const common = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: 'lifo' as const };
+    this.#agent =
+      settings.scheme === 'http'
+        ? new http.Agent(common)
+        : new https.Agent({
+            ...common,
+            ca: creds?.ca,
+            cert: creds?.cert,
+            key: creds?.key,
+            servername: settings.tlsServerName,
+            rejectUnauthorized: !settings.insecureSkipVerify,
+          });
+    this.#agentKey = key;
+    return this.#agent;
+  }
+
+  #probe(settings: HealthConfig, creds: ProbeCredentials | undefined, mayRetry: boolean): Promise<CheckResult> {
+    const started = this.#now();
+    const startedHr = process.hrtime.bigint();
+    const agent = this.#agentFor(settings, creds);
+    const { host, port } = this.o.target;
+    return new Promise<CheckResult>((resolve) => {
+      let done = false;
+      let connected = false;
+      const finish = (reason: Reason, status: number | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.#inFlight = undefined;
+        resolve({ reason, status, at: started, durationMs: Number(process.hrtime.bigint() - startedHr) / 1e6 });
+      };
+      const options: https.RequestOptions = {
+        host,
+        port,
+        path: settings.path,
+        method: 'GET',
+        agent,
+        headers: { 'user-agent': `kube-local-lb/${VERSION}`, accept: 'text/plain', ...creds?.headers },
+        servername: settings.tlsServerName,
+      };
+      const req = (settings.scheme === 'http' ? http : https).request(options);
+      this.#inFlight = req;
+      const timer = setTimeout(() => {
+        finish(connected ? 'timeout' : 'connect_timeout', undefined);
+        // Destroying the socket too: a connection that stopped answering is not reused.
+        req.destroy();
+      }, settings.timeoutMs);
+      req.on('socket', (socket: Socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once('connect', () => (connected = true));
+      });
+      req.on('error', (err) => {
+        if (done) return;
+        // A kept-alive connection the backend closed while idle fails at once on reuse; that
+        // says nothing about the backend, so one fresh connection gets to decide.
+        if (mayRetry && req.reusedSocket && reasonOfError(err) === 'reset') {
+          done = true;
+          clearTimeout(timer);
+          this.#inFlight = undefined;
+          void this.#probe(settings, creds, false).then(resolve);
+          return;
+        }
+        finish(reasonOfError(err), undefined);
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < MAX_BODY) chunks.push(chunk);
+          size += chunk.length;
+        });
+        res.on('end', () => finish(reasonOfAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')), res.statusCode));
+        res.on('error', (err) => finish(reasonOfError(err), undefined));
+      });
+      req.end();
+    });
+  }
+}

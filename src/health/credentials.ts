@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { HealthConfig } from '../config/schema.js';
+
+/** What a check sends to prove who it is, and what it trusts. Never logged. */
+export interface ProbeCredentials {
+  /** Extra request headers (Authorization for a bearer token). */
+  headers: Record<string, string>;
+  ca: Buffer | undefined;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  /** Where the credential comes from, safe to log: a mode and file paths, no contents. */
+  source: string;
+  /** Changes whenever the contents change: the checker builds a new TLS agent then. */
+  generation: string;
+}
+
+export class CredentialError extends Error {
+  override readonly name = 'CredentialError';
+}
+
+/**
+ * Loads the probe credential for the configured mode and re-reads it when a file behind it
+ * changes (projected service-account tokens rotate; kubelet's client certificate rotates). One
+ * instance serves every backend's checker; `current()` costs a few stat calls when nothing changed.
+ */
+export class CredentialSource {
+  #cached: ProbeCredentials | undefined;
+  #stamp = '';
+  #loading: Promise<ProbeCredentials> | undefined;
+
+  constructor(private readonly health: HealthConfig) {}
+
+  /** The mode and the files it reads, safe to log. */
+  describe(): string {
+    const h = this.health;
+    switch (h.auth) {
+      case 'anonymous':
+        return 'anonymous';
+      case 'token':
+        return `bearer token from ${h.tokenFile ?? '?'}`;
+      case 'client-cert':
+        return `client certificate ${h.clientCertFile ?? '?'}`;
+      case 'kubeconfig':
+        return `kubeconfig ${h.kubeconfigFile ?? '?'}`;
+    }
+  }
+
+  /** The files whose change means a re-read. */
+  files(): string[] {
+    const h = this.health;
+    const list = [h.caFile];
+    if (h.auth === 'token') list.push(h.tokenFile);
+    if (h.auth === 'client-cert') list.push(h.clientCertFile, h.clientKeyFile);
+    if (h.auth === 'kubeconfig') list.push(h.kubeconfigFile);
+    return list.filter((f): f is string => typeof f === 'string' && f.length > 0);
+  }
+
+  async current(): Promise<ProbeCredentials> {
+    const stamp = await this.#stampOf(this.files());
+    if (this.#cached && stamp === this.#stamp) return this.#cached;
+    this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
+    const creds = await this.#loading;
+    this.#cached = creds;
+    this.#stamp = stamp;
+    return creds;
+  }
+
+  async #stampOf(files: string[]): Promise<string> {
+    const parts = await Promise.all(
+      files.map(async (f) => {
+        try {
+          const s = await stat(f);
+          return `${f}:${s.ino}:${s.size}:${s.mtimeMs}`;
+        } catch {
+          // A missing file is a state too: its reappearance must trigger a re-read.
+          return `${f}:missing`;
+        }
+      }),
+    );
+    return parts.join('|');
+  }
+
+  async #load(): Promise<ProbeCredentials> {
+    const h = this.health;
+    let ca = h.caFile ? await readNamed(h.caFile, '--health-ca-file') : undefined;
+    let cert: Buffer | undefined;
+    let key: Buffer | undefined;
+    const headers: Record<string, string> = {};
+    let source: string = h.auth;
+    switch (h.auth) {
+      case 'anonymous':
+        break;
+      case 'token': {
+        const file = required(h.tokenFile, '--health-token-file');
+        headers['authorization'] = `Bearer ${await readToken(file, '--health-token-file')}`;
+        source = `token file ${file}`;
+        break;
+      }
+      case 'client-cert': {
+        const certFile = required(h.clientCertFile, '--health-client-cert');
+        const keyFile = required(h.clientKeyFile, '--health-client-key');
+        cert = await readNamed(certFile, '--health-client-cert');
+        key = await readNamed(keyFile, '--health-client-key');
+        source = `client certificate ${certFile}`;
+        break;
+      }
+      case 'kubeconfig': {
+        const file = required(h.kubeconfigFile, '--health-kubeconfig');
+        const k = await readKubeconfig(file);
+        ca ??= k.ca;
+        cert = k.cert;
+        key = k.key;
+        if (k.token !== undefined) headers['authorization'] = `Bearer ${k.token}`;
+        source = `kubeconfig ${file} (${k.token !== undefined ? 'token' : k.cert ? 'client certificate' : 'no credential'})`;
+        break;
+      }
+    }
+    const hash = createHash('sha256');
+    for (const part of [ca, cert, key, headers['authorization']]) hash.update(part ?? '-').update('\0');
+    return { headers, ca, cert, key, source, generation: hash.digest('hex').slice(0, 16) };
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new CredentialError(`${flag} is not set`);
+  return value;
+}
+
+async function readNamed(file: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new CredentialError(`${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+async function readToken(file: string, what: string): Promise<string> {
+  const token = (await readNamed(file, what)).toString('utf8').trim();
+  if (token.length === 0) throw new CredentialError(`${what}: ${file} is empty`);
+  return token;
+}
+
+interface KubeconfigCredential {
+  ca: Buffer | undefined;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  token: string | undefined;
+}
+
+/**
+ * Reads the current context's cluster CA and user credential from a kubeconfig. Relative file
+ * paths are relative to the kubeconfig's own directory, as kubectl reads them.
+ */
+export async function readKubeconfig(file: string): Promise<KubeconfigCredential> {
+  const what = '--health-kubeconfig';
+  let doc: unknown;
+  try {
+    doc = parseYaml((await readNamed(file, what)).toString('utf8'));
+  } catch (err) {
+    if (err instanceof CredentialError) throw err;
+    throw new CredentialError(`${what}: ${file} is not valid YAML`);
+  }
+  const root = asRecord(doc);
+  const contextName = str(root['current-context']);
+  const context = pickNamed(root['contexts'], contextName, 'context');
+  const cluster = pickNamed(root['clusters'], str(context?.['cluster']), 'cluster');
+  const user = pickNamed(root['users'], str(context?.['user']), 'user');
+  const base = dirname(file);
+  const fromData = (v: unknown) => (typeof v === 'string' && v ? Buffer.from(v, 'base64') : undefined);
+  const fromPath = async (v: unknown) => (typeof v === 'string' && v ? readNamed(resolve(base, v), what) : undefined);
+  const token =
+    str(user?.['token']) ??
+    (typeof user?.['tokenFile'] === 'string' ? await readToken(resolve(base, user['tokenFile']), what) : undefined);
+  return {
+    ca: fromData(cluster?.['certificate-authority-data']) ?? (await fromPath(cluster?.['certificate-authority'])),
+    cert: fromData(user?.['client-certificate-data']) ?? (await fromPath(user?.['client-certificate'])),
+    key: fromData(user?.['client-key-data']) ?? (await fromPath(user?.['client-key'])),
+    token,
+  };
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** `clusters: [{name, cluster: {...}}]`: the entry named `name`, or the only one. */
+function pickNamed(list: unknown, name: string | undefined, inner: string): Record<string, unknown> | undefined {
+  if (!Array.isArray(list)) return undefined;
+  const entries = list.map(asRecord);
+  const hit = name !== undefined ? entries.find((e) => e['name'] === name) : entries.length === 1 ? entries[0] : undefined;
+  return hit ? asRecord(hit[inner]) : undefined;
+}

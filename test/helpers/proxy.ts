@@ -1,0 +1,47 @@
+import { Registry } from 'prom-client';
+import { type App, startApp } from '../../src/app.js';
+import { type BackendConfig, type Config, DEFAULTS, type HealthConfig } from '../../src/config/schema.js';
+import type { LogSink } from './logs.js';
+
+export type TestConfig = Partial<Omit<Config, 'health' | 'backends'>> & {
+  backends: (string | Partial<BackendConfig> & { address: string })[];
+  health?: Partial<HealthConfig>;
+};
+
+/** A full Config for tests: fast checks over plain HTTP unless told otherwise, free ports. */
+export function testConfig(c: TestConfig): Config {
+  return {
+    ...DEFAULTS,
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    adminListen: null,
+    configFile: undefined,
+    slowStartMs: 0,
+    ...c,
+    backends: c.backends.map((b) => {
+      const spec = typeof b === 'string' ? { address: b } : b;
+      const i = spec.address.lastIndexOf(':');
+      return {
+        host: spec.address.slice(0, i).replace(/^\[|\]$/g, ''),
+        port: Number(spec.address.slice(i + 1)),
+        priority: 0,
+        weight: 1,
+        ...spec,
+      };
+    }),
+    health: { ...DEFAULTS.health, scheme: 'http', intervalMs: 200, timeoutMs: 150, rise: 1, fall: 2, ...c.health },
+  };
+}
+
+export interface TestProxy {
+  app: App;
+  port: number;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export async function startProxy(c: TestConfig, logs: LogSink): Promise<TestProxy> {
+  const registry = new Registry();
+  const app = await startApp(testConfig(c), { log: logs.logger, registry });
+  const port = app.listenAddresses[0]?.port ?? 0;
+  return { app, port, registry, close: () => app.close(0) };
+}
