@@ -29,7 +29,6 @@ export class Listener {
       keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
     });
     this.#server.on('connection', o.onConnection);
-    this.#server.on('error', (err) => o.log.error({ event: 'listener_error', err }, 'listener error'));
   }
 
   /** Binds; rejects with the bind error (EADDRINUSE, EACCES) so that start-up fails loudly. */
@@ -46,6 +45,8 @@ export class Listener {
       if (bind.kind === 'fd') server.listen({ fd: bind.fd }, done);
       else server.listen({ host: bind.address.host, port: bind.address.port, ipv6Only: bind.address.host.includes(':') }, done);
     });
+    // From now on an error (EMFILE on accept, say) is logged; the bind error went to the caller.
+    server.on('error', (err) => this.o.log.error({ event: 'listener_error', err }, `listener error: ${err.message}`));
     const a = server.address() as net.AddressInfo;
     this.#address = { host: a.address, port: a.port };
     this.o.log.info({ event: 'listening', address: formatHostPort(this.#address), fd: bind.kind === 'fd' ? bind.fd : undefined },
