@@ -1,0 +1,13 @@
+/**
+ * A kube-apiserver imitation for tests: real TLS, HTTP/2 and HTTP/1.1, the health, auth,
+ * shutdown and watch behaviour of reference list (a), and faults (crash, blackhole, slow,
+ * stalled watches). See server.ts for the API and cli.ts for running it as a process.
+ */
+export { startFakeApiserver, FakeApiserver, type FakeApiserverOptions } from './server.js';
+export { makeClusterPki, KUBEADM_SANS, type ClusterPki, type ClusterPkiOptions, type Sans } from './cluster-pki.js';
+export { PodStore, type Pod, type PodEvent, type PodEventType, type NewPod } from './pods.js';
+export type { AnonymousMode, User } from './auth.js';
+export type { Counters } from './connections.js';
+export type { LifecycleState, ShutdownOptions, ShutdownProgress } from './lifecycle.js';
+export { checkNames, type HealthRoot } from './health.js';
+export { kubeconfig, type KubeconfigOptions } from './kubeconfig.js';

@@ -1,0 +1,298 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { routeApi, selectorFilter, serveApi } from './api.js';
+import { authenticate, authorize, type AnonymousMode, type User } from './auth.js';
+import { makeClusterPki, type ClusterPki } from './cluster-pki.js';
+import { Connections, newCounters, type Counters } from './connections.js';
+import { Exchange } from './exchange.js';
+import { healthResponse, parseHealthPath } from './health.js';
+import { Lifecycle, type LifecycleState, type ShutdownOptions, type ShutdownProgress } from './lifecycle.js';
+import { PodStore, type Pod } from './pods.js';
+import { encodeObject, forbiddenPath, forbiddenResource, pathNotFound, shuttingDown, unauthorized, wantsPretty } from './status.js';
+import { podTable, wantsTable } from './table.js';
+import { WatchStream } from './watch.js';
+
+/** Options of {@link startFakeApiserver}. */
+export interface FakeApiserverOptions {
+  /** Identity: every response carries `X-Fake-Apiserver: <name>`. */
+  readonly name: string;
+  /** Listen address (default 127.0.0.1; `::1` works). */
+  readonly host?: string;
+  /** Listen port (default 0: any free port). */
+  readonly port?: number;
+  /** Serving certificate, key and the CA for client certificates; default: a fresh {@link makeClusterPki}. */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string; readonly clientCaPem?: string };
+  /** Default `on`. */
+  readonly anonymous?: AnonymousMode;
+  /** Whether `system:public-info-viewer` is bound (default true); unbound, anonymous /readyz gets 403. */
+  readonly publicInfoViewer?: boolean;
+  /** Token -> identity, added to the generated PKI's tokens (when `tls` is not given). */
+  readonly tokens?: ReadonlyMap<string, User> | Readonly<Record<string, User>>;
+  /** The pods; pass one store to several servers to imitate apiservers sharing etcd. */
+  readonly store?: PodStore;
+  /** Watch bookmark period (default 60 s). */
+  readonly bookmarkIntervalMs?: number;
+  /** `--min-request-timeout`: watches without timeoutSeconds end after [t, 2t) (default 1800 s). */
+  readonly minRequestTimeoutMs?: number;
+}
+
+const RETRY_AFTER_EXEMPT = ['/readyz', '/livez', '/healthz', '/metrics'];
+
+/** A running kube-apiserver imitation. Start one with {@link startFakeApiserver}. */
+export class FakeApiserver {
+  readonly name: string;
+  readonly host: string;
+  /** The generated PKI when no `tls` option was given, else null. */
+  readonly pki: ClusterPki | null;
+  readonly store: PodStore;
+  readonly counters: Counters;
+  #port = 0;
+  #etcdUp = true;
+  #slowMs = 0;
+  #stalled = false;
+  #closed = false;
+  #inFlight = 0;
+  #watches = new Set<WatchStream>();
+  #delays = new Map<NodeJS.Timeout, () => void>();
+  readonly #connections: Connections;
+  readonly #lifecycle: Lifecycle;
+  readonly #anonymous: AnonymousMode;
+  readonly #publicInfoViewer: boolean;
+  readonly #tokens: ReadonlyMap<string, User>;
+  readonly #clientCertAuth: boolean;
+  readonly #timing: { bookmarkIntervalMs: number; minRequestTimeoutMs: number; random: () => number };
+
+  constructor(options: FakeApiserverOptions) {
+    this.name = options.name;
+    this.host = options.host ?? '127.0.0.1';
+    this.#port = options.port ?? 0;
+    this.pki = options.tls ? null : makeClusterPki();
+    const tls = options.tls ?? this.pki?.tls;
+    if (!tls) throw new Error('unreachable: no TLS material');
+    this.store = options.store ?? new PodStore();
+    this.counters = newCounters();
+    this.#anonymous = options.anonymous ?? 'on';
+    this.#publicInfoViewer = options.publicInfoViewer ?? true;
+    const given = options.tokens ?? new Map<string, User>();
+    this.#tokens = new Map([...(this.pki?.tokens ?? []), ...(given instanceof Map ? given : Object.entries(given))]);
+    this.#clientCertAuth = tls.clientCaPem !== undefined;
+    this.#timing = { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000, minRequestTimeoutMs: options.minRequestTimeoutMs ?? 1_800_000, random: Math.random };
+
+    const server = createSecureServer({
+      allowHTTP1: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      minVersion: 'TLSv1.2',
+      cert: tls.certPem,
+      key: tls.keyPem,
+      // RequestClientCert, as the apiserver: a certificate is asked for, verified by the authenticator.
+      ...(tls.clientCaPem ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false } : {}),
+      // 0: no handshake deadline (Go's server sets none); a held connection must never be closed by one.
+      handshakeTimeout: 0,
+      settings: { maxConcurrentStreams: 100 },
+    });
+    server.on('tlsClientError', () => undefined);
+    server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+      const ex = new Exchange(req, res);
+      this.#onRequest(ex).catch((err: unknown) => {
+        // A bug in the imitation: answer 500 if the head is not out yet, else cut the stream.
+        if (res.headersSent) res.destroy();
+        else ex.send(500, { 'Content-Type': 'text/plain; charset=utf-8' }, `fake apiserver: ${String(err)}\n`);
+      });
+    });
+    this.#connections = new Connections(server, this.counters);
+    this.#lifecycle = new Lifecycle(this.#connections, () => this.#inFlight);
+  }
+
+  /** The bound port (stable across crash and revive). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** `host:port`, IPv6 in brackets. */
+  get address(): string {
+    return this.host.includes(':') ? `[${this.host}]:${this.#port}` : `${this.host}:${this.#port}`;
+  }
+
+  /** `https://host:port`. */
+  get url(): string {
+    return `https://${this.address}`;
+  }
+
+  /** Where the imitated process is: serving, shutting down, crashed, blackholed… */
+  get state(): LifecycleState {
+    return this.#lifecycle.state;
+  }
+
+  /** Opens the listener. Called by {@link startFakeApiserver}. */
+  async listen(): Promise<void> {
+    const address = await this.#connections.listen(this.host, this.#port);
+    this.#port = address.port;
+  }
+
+  /** etcd reachable or not: when down, the `etcd` checks (and readyz `etcd-readiness`) fail. */
+  setEtcd(up: boolean): void {
+    this.#etcdUp = up;
+  }
+
+  /** Graceful termination as after SIGTERM; see {@link ShutdownOptions} and reference §3. */
+  shutdown(options: ShutdownOptions = {}): ShutdownProgress {
+    return this.#lifecycle.shutdown(options);
+  }
+
+  /** Killed: every connection reset (RST), listener closed, so connects are refused. */
+  crash(): void {
+    this.#lifecycle.crash();
+  }
+
+  /** SIGSTOPped: connects complete, but no byte is ever sent on new or existing connections. */
+  blackhole(): Promise<void> {
+    return this.#lifecycle.blackhole(this.host, this.#port);
+  }
+
+  /** Healthy again on the same port; also clears `slow` and `stallWatches`. */
+  async revive(): Promise<void> {
+    this.#slowMs = 0;
+    this.stallWatches(false);
+    await this.#lifecycle.revive(this.host, this.#port);
+  }
+
+  /** Delays every response by `ms` (0 turns it off). */
+  slow(ms: number): void {
+    this.#slowMs = ms;
+  }
+
+  /** Watches keep their connection but send nothing more (no events, bookmarks or end); false resumes. */
+  stallWatches(stalled = true): void {
+    this.#stalled = stalled;
+    for (const watch of this.#watches) watch.setStalled(stalled);
+  }
+
+  /** Open TCP connections. */
+  get openConnections(): number {
+    return this.#connections.size;
+  }
+
+  /** Zeroes the counters. */
+  resetCounters(): void {
+    Object.assign(this.counters, newCounters());
+  }
+
+  /** Stops everything: listener, connections, timers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lifecycle.close();
+    for (const [timer, resolve] of this.#delays) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#delays.clear();
+    for (const watch of this.#watches) watch.close();
+    this.#connections.closeListener();
+    this.#connections.setHeld(false);
+    this.#connections.destroyAll();
+    await this.#connections.whenEmpty();
+  }
+
+  async #onRequest(ex: Exchange): Promise<void> {
+    this.counters.requests += 1;
+    this.counters.requestsByPath.set(ex.path, (this.counters.requestsByPath.get(ex.path) ?? 0) + 1);
+    ex.setHeader('X-Fake-Apiserver', this.name);
+    const api = routeApi(ex.method, ex.path, ex.query);
+    const longRunning = api?.kind === 'pods' && api.verb === 'watch';
+    if (!longRunning) this.#trackInFlight(ex);
+
+    const state = this.#lifecycle.state;
+    const exempt = RETRY_AFTER_EXEMPT.some((prefix) => ex.path.startsWith(prefix)) || (ex.header('user-agent') ?? '').startsWith('kube-apiserver/');
+    if (state.kind === 'not-accepting' && state.sendRetryAfter && !exempt) {
+      // WithRetryAfter sits outside WithCacheControl in the handler chain: no Cache-Control here.
+      ex.closeConnection();
+      ex.send(429, { 'Retry-After': '5', 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' },
+        'The apiserver is shutting down, please try again later.\n');
+      return;
+    }
+    ex.setHeader('Cache-Control', 'no-cache, private');
+    const pretty = wantsPretty(ex.query, ex.header('user-agent'));
+    if (state.kind === 'not-accepting' && !state.sendRetryAfter && !longRunning && !exempt) {
+      // WithWaitGroup: EncodeOrDie already ends in a newline and one more is appended.
+      ex.send(503, { 'Retry-After': '1', 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' }, `${encodeObject(shuttingDown(), false)}\n`);
+      return;
+    }
+
+    // Slowness sits inside the shutdown filters: a request admitted before the drain completes.
+    if (this.#slowMs > 0) await this.#delay(this.#slowMs);
+    if (ex.finished || this.#closed) return;
+
+    const authn = authenticate({ path: ex.path, authorization: ex.header('authorization'), socket: ex.socket },
+      { anonymous: this.#anonymous, tokens: this.#tokens, clientCertAuth: this.#clientCertAuth });
+    // UnauthenticatedHTTP2DOSMitigation: an anonymous or failed request ends its HTTP/2 connection.
+    if (authn.kind !== 'user' && ex.protocol === 'HTTP/2') ex.closeConnection();
+    if (authn.kind === 'unauthorized') {
+      ex.send(401, { 'Content-Type': 'application/json' }, encodeObject(unauthorized(), pretty));
+      return;
+    }
+
+    const resource = api?.kind === 'pods' || api?.kind === 'namespaces' ? api : null;
+    const verb = resource ? resource.verb : ex.method.toLowerCase();
+    if (!authorize(authn.user, verb, ex.path, this.#publicInfoViewer)) {
+      const status = resource
+        ? forbiddenResource(authn.user.name, verb, resource.kind, resource.kind === 'pods' ? resource.namespace : undefined, resource.name)
+        : forbiddenPath(authn.user.name, verb, ex.path);
+      ex.send(403, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' }, encodeObject(status, pretty));
+      return;
+    }
+
+    const health = parseHealthPath(ex.path);
+    if (health) {
+      const shuttingDownNow = state.kind !== 'serving';
+      const answer = healthResponse(health.root, health.check, ex.query, { etcdUp: this.#etcdUp, shuttingDown: shuttingDownNow });
+      if (answer) ex.send(answer.status, answer.headers, answer.body);
+      else ex.send(404, { 'Content-Type': 'application/json' }, encodeObject(pathNotFound(), pretty));
+      return;
+    }
+    if (api?.kind === 'pods' && api.verb === 'watch') {
+      const table = wantsTable(ex.header('accept'));
+      const render = (pod: Pod): unknown => (table ? podTable([pod], Number(pod.metadata.resourceVersion)) : pod);
+      const watch = new WatchStream(ex, this.store, { namespace: api.namespace, matches: selectorFilter(ex.query), render }, this.#timing, this.#stalled,
+        (closed) => this.#watches.delete(closed));
+      this.#watches.add(watch);
+      watch.start();
+      return;
+    }
+    if (api) {
+      const answer = serveApi(api, this.store, ex.query, { pretty, table: wantsTable(ex.header('accept')), serverAddress: this.address });
+      ex.send(answer.status, answer.headers, answer.body);
+      return;
+    }
+    ex.send(404, { 'Content-Type': 'application/json' }, encodeObject(pathNotFound(), pretty));
+  }
+
+  #trackInFlight(ex: Exchange): void {
+    this.#inFlight += 1;
+    const socket = ex.protocol === 'HTTP/1.1' ? ex.socket : null;
+    const http1 = this.#connections.http1;
+    if (socket && http1.has(socket)) http1.set(socket, (http1.get(socket) ?? 0) + 1);
+    ex.response.once('close', () => {
+      this.#inFlight -= 1;
+      if (socket && http1.has(socket)) http1.set(socket, Math.max(0, (http1.get(socket) ?? 1) - 1));
+      this.#lifecycle.requestFinished();
+    });
+  }
+
+  #delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        resolve();
+      }, ms);
+      this.#delays.set(timer, resolve);
+    });
+  }
+}
+
+/** Starts an imitation and waits until it listens. */
+export async function startFakeApiserver(options: FakeApiserverOptions): Promise<FakeApiserver> {
+  const server = new FakeApiserver(options);
+  await server.listen();
+  return server;
+}
