@@ -1,0 +1,339 @@
+import { DEFAULTS, BALANCE, HEALTH_AUTH, HEALTH_SCHEME, LOG_LEVELS, REPLAY } from './schema.js';
+import type { Balance, BackendConfig, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
+import {
+  adminAddress,
+  backendList,
+  boolean,
+  duration,
+  filePath,
+  hostName,
+  httpPath,
+  integer,
+  listenList,
+  oneOf,
+  type ValueKind,
+} from './values.js';
+
+/**
+ * Every setting an operator can give, flat: one entry per flag. `load.ts` turns a complete set
+ * into the nested `Config`.
+ */
+export interface Settings {
+  listen: HostPort[];
+  backends: BackendConfig[];
+  balance: Balance;
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  replay: ReplayPolicy;
+  maxConnections: number;
+  drainTimeoutMs: number;
+  slowStartMs: number;
+  shutdownGraceMs: number;
+  healthPath: string;
+  healthIntervalMs: number;
+  healthTimeoutMs: number;
+  healthFall: number;
+  healthRise: number;
+  healthScheme: HealthScheme;
+  healthAuth: HealthAuth;
+  healthTokenFile: string;
+  healthClientCertFile: string;
+  healthClientKeyFile: string;
+  healthKubeconfigFile: string;
+  healthCaFile: string;
+  healthTlsServerName: string;
+  healthInsecureSkipVerify: boolean;
+  adminListen: HostPort | null;
+  logLevel: LogLevel;
+}
+
+export type SettingKey = keyof Settings;
+
+export type SettingGroup = 'proxy' | 'health' | 'admin';
+
+export interface SettingSpec<T> {
+  /** The flag without dashes; the environment variable is derived from it (`envName`). */
+  flag: string;
+  /** Dotted path of the key in the YAML file. */
+  file: string;
+  group: SettingGroup;
+  describe: string;
+  kind: ValueKind<T>;
+  /** undefined: unset unless given (credential files, backends). */
+  default: T | undefined;
+  /** The flag may be repeated and the variable holds a comma-separated list. */
+  repeatable?: true;
+}
+
+const MS = { second: 1000, minute: 60_000, hour: 3_600_000 };
+
+const timeout = duration({ minMs: 1, maxMs: MS.minute });
+const period = duration({ minMs: 0, maxMs: MS.hour });
+const { health } = DEFAULTS;
+
+export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } = {
+  listen: {
+    flag: 'listen',
+    file: 'listen',
+    group: 'proxy',
+    repeatable: true,
+    describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port',
+    kind: listenList(),
+    default: DEFAULTS.listen.map((address) => ({ ...address })),
+  },
+  backends: {
+    flag: 'backend',
+    file: 'backends',
+    group: 'proxy',
+    repeatable: true,
+    describe:
+      'An apiserver to forward to, HOST:PORT[,priority=N][,weight=N]; repeat for each. HOST is an IPv4 address, ' +
+      '[IPv6] or DNS name. priority 0-100 (default 0): lower is preferred, worse priorities get sessions only when no ' +
+      'better backend is eligible. weight 1-100 (default 1): share among backends of one priority (round-robin, random). ' +
+      'Example: --backend 10.0.0.1:6443 --backend cp2.example.com:6443,priority=1. Required',
+    kind: backendList(),
+    default: undefined,
+  },
+  balance: {
+    flag: 'balance',
+    file: 'balance',
+    group: 'proxy',
+    describe: 'How a new session picks among the eligible backends of the best priority (least-conn: fewest active sessions, ties at random)',
+    kind: oneOf(BALANCE),
+    default: DEFAULTS.balance,
+  },
+  connectTimeoutMs: {
+    flag: 'connect-timeout',
+    file: 'connectTimeout',
+    group: 'proxy',
+    describe: 'Time allowed to connect to a backend before the session is replayed on another (1ms-1m)',
+    kind: timeout,
+    default: DEFAULTS.connectTimeoutMs,
+  },
+  firstByteTimeoutMs: {
+    flag: 'first-byte-timeout',
+    file: 'firstByteTimeout',
+    group: 'proxy',
+    describe: 'Time allowed for a backend\'s first byte (its TLS ServerHello) before the session is replayed on another (1ms-1m)',
+    kind: timeout,
+    default: DEFAULTS.firstByteTimeoutMs,
+  },
+  replay: {
+    flag: 'replay',
+    file: 'replay',
+    group: 'proxy',
+    describe: 'When a session whose backend failed before answering is retried on another backend: tls (only if the client began a TLS handshake), always, never',
+    kind: oneOf(REPLAY),
+    default: DEFAULTS.replay,
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    file: 'maxConnections',
+    group: 'proxy',
+    describe: 'Client connections open at once; above it new clients are refused (1-1000000)',
+    kind: integer({ min: 1, max: 1_000_000 }),
+    default: DEFAULTS.maxConnections,
+  },
+  drainTimeoutMs: {
+    flag: 'drain-timeout',
+    file: 'drainTimeout',
+    group: 'proxy',
+    describe: 'How long sessions may stay on a draining (answering but not ready) backend before they are closed (0-1h)',
+    kind: period,
+    default: DEFAULTS.drainTimeoutMs,
+  },
+  slowStartMs: {
+    flag: 'slow-start',
+    file: 'slowStart',
+    group: 'proxy',
+    describe: 'Ramp-up of new sessions to a backend that came back up (0 disables, up to 1h)',
+    kind: period,
+    default: DEFAULTS.slowStartMs,
+  },
+  shutdownGraceMs: {
+    flag: 'shutdown-grace',
+    file: 'shutdownGrace',
+    group: 'proxy',
+    describe: 'On SIGTERM, how long open sessions may continue before they are closed (0-1h)',
+    kind: period,
+    default: DEFAULTS.shutdownGraceMs,
+  },
+  healthPath: {
+    flag: 'health-path',
+    file: 'health.path',
+    group: 'health',
+    describe: 'Path each check GETs; a pass is 200 with body "ok". /readyz, /livez, /healthz or a sub-check like /readyz/etcd',
+    kind: httpPath(),
+    default: health.path,
+  },
+  healthIntervalMs: {
+    flag: 'health-interval',
+    file: 'health.interval',
+    group: 'health',
+    describe: 'Time between checks of one backend, with ±20% jitter (10ms-1h)',
+    kind: duration({ minMs: 10, maxMs: MS.hour }),
+    default: health.intervalMs,
+  },
+  healthTimeoutMs: {
+    flag: 'health-timeout',
+    file: 'health.timeout',
+    group: 'health',
+    describe: 'Time allowed for one check before its verdict is unreachable (1ms-1m)',
+    kind: timeout,
+    default: health.timeoutMs,
+  },
+  healthFall: {
+    flag: 'health-fall',
+    file: 'health.fall',
+    group: 'health',
+    describe: 'Consecutive failed checks that take an up backend out of service (1-10)',
+    kind: integer({ min: 1, max: 10 }),
+    default: health.fall,
+  },
+  healthRise: {
+    flag: 'health-rise',
+    file: 'health.rise',
+    group: 'health',
+    describe: 'Consecutive passed checks that put a backend back in service (1-10)',
+    kind: integer({ min: 1, max: 10 }),
+    default: health.rise,
+  },
+  healthScheme: {
+    flag: 'health-scheme',
+    file: 'health.scheme',
+    group: 'health',
+    describe: 'Protocol of the checks: https (apiservers), http (test servers only)',
+    kind: oneOf(HEALTH_SCHEME),
+    default: health.scheme,
+  },
+  healthAuth: {
+    flag: 'health-auth',
+    file: 'health.auth',
+    group: 'health',
+    describe:
+      'Credential the checks present: anonymous; token (needs --health-token-file); client-cert (needs ' +
+      '--health-client-cert and --health-client-key); kubeconfig (needs --health-kubeconfig)',
+    kind: oneOf(HEALTH_AUTH),
+    default: health.auth,
+  },
+  healthTokenFile: {
+    flag: 'health-token-file',
+    file: 'health.tokenFile',
+    group: 'health',
+    describe: 'Bearer token file for --health-auth token; re-read when it changes (projected service-account tokens)',
+    kind: filePath(),
+    default: undefined,
+  },
+  healthClientCertFile: {
+    flag: 'health-client-cert',
+    file: 'health.clientCert',
+    group: 'health',
+    describe: 'PEM client certificate for --health-auth client-cert; re-read when it changes',
+    kind: filePath(),
+    default: undefined,
+  },
+  healthClientKeyFile: {
+    flag: 'health-client-key',
+    file: 'health.clientKey',
+    group: 'health',
+    describe: 'PEM private key for --health-auth client-cert; may be the certificate\'s own file (kubelet-client-current.pem holds both)',
+    kind: filePath(),
+    default: undefined,
+  },
+  healthKubeconfigFile: {
+    flag: 'health-kubeconfig',
+    file: 'health.kubeconfig',
+    group: 'health',
+    describe: 'Kubeconfig for --health-auth kubeconfig: its CA, token or client certificate are used (e.g. /etc/kubernetes/kubelet.conf)',
+    kind: filePath(),
+    default: undefined,
+  },
+  healthCaFile: {
+    flag: 'health-ca-file',
+    file: 'health.caFile',
+    group: 'health',
+    describe: 'PEM CA bundle that backends\' serving certificates must chain to (default: the kubeconfig\'s CA, else the system roots)',
+    kind: filePath(),
+    default: undefined,
+  },
+  healthTlsServerName: {
+    flag: 'health-tls-server-name',
+    file: 'health.tlsServerName',
+    group: 'health',
+    describe: 'Name the backends\' certificates are verified against; every kubeadm serving certificate holds "kubernetes"',
+    kind: hostName(),
+    default: health.tlsServerName,
+  },
+  healthInsecureSkipVerify: {
+    flag: 'health-insecure-skip-verify',
+    file: 'health.insecureSkipVerify',
+    group: 'health',
+    describe: 'Do not verify the backends\' certificates in checks (logged as a warning; for tests only)',
+    kind: boolean(),
+    default: health.insecureSkipVerify,
+  },
+  adminListen: {
+    flag: 'admin-listen',
+    file: 'adminListen',
+    group: 'admin',
+    describe: 'Address of the admin server (/metrics, /livez, /readyz, /backends), IP:PORT or [IPv6]:PORT; "" disables it; port 0 picks a free port',
+    kind: adminAddress(),
+    default: { ...DEFAULTS.adminListen },
+  },
+  logLevel: {
+    flag: 'log-level',
+    file: 'logLevel',
+    group: 'admin',
+    describe: 'Least severe log level written to stdout',
+    kind: oneOf(LOG_LEVELS),
+    default: DEFAULTS.logLevel,
+  },
+};
+
+/** The keys in the order they appear in help, the file and check-config output. */
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+export const ENV_PREFIX = 'KUBE_LOCAL_LB_';
+
+/** `health-interval` -> `KUBE_LOCAL_LB_HEALTH_INTERVAL`. */
+export function envName(flag: string): string {
+  return ENV_PREFIX + flag.toUpperCase().replace(/-/g, '_');
+}
+
+/** Where a value came from: the later in this list wins. */
+export type Source = 'default' | 'file' | 'env' | 'flag';
+
+/** Values one source gave, each with `where` it was given: `--flag`, `VARIABLE` or `file: key`. */
+export type Layer = { [K in SettingKey]?: Given<K> };
+
+/** One value a source gave for setting `K`, and `where`. */
+export interface Given<K extends SettingKey> {
+  value: Settings[K];
+  where: string;
+}
+
+/**
+ * Stores what a source gave for `key`. TypeScript cannot relate `Layer[K]` to `Given<K>` for a
+ * generic K on its own; the view below is the same object, typed per key.
+ */
+export function setGiven<K extends SettingKey>(layer: Layer, key: K, given: Given<K>): void {
+  const view: { [P in K]?: Given<P> } = layer;
+  view[key] = given;
+}
+
+/** How the operator would name setting `key` in `source`, for messages about another setting. */
+export function settingName(key: SettingKey, source: Source): string {
+  const spec = SETTINGS[key];
+  switch (source) {
+    case 'file':
+      return spec.file;
+    case 'env':
+      return envName(spec.flag);
+    case 'flag':
+    case 'default':
+      return `--${spec.flag}`;
+  }
+}
+
+/** The config file's path: a flag and a variable, but not a key of the file itself. */
+export const CONFIG_FLAG = 'config';

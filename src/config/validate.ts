@@ -1,0 +1,69 @@
+import { addressKey, formatHostPort } from './address.js';
+import { ConfigError } from './config-error.js';
+import { assertReadableFile } from './file-access.js';
+import type { HealthAuth } from './schema.js';
+import { settingName, type SettingKey, type Settings, type Source } from './settings.js';
+
+/** A setting's effective value (undefined: not set, no default) and where it came from. */
+export interface Effective<K extends SettingKey> {
+  value: Settings[K] | undefined;
+  where: string;
+  source: Source;
+}
+
+export type EffectiveSettings = { [K in SettingKey]: Effective<K> };
+
+/** The credential file settings each `--health-auth` mode needs; any other is refused. */
+const CREDENTIALS: Record<HealthAuth, SettingKey[]> = {
+  anonymous: [],
+  token: ['healthTokenFile'],
+  'client-cert': ['healthClientCertFile', 'healthClientKeyFile'],
+  kubeconfig: ['healthKubeconfigFile'],
+};
+
+const CREDENTIAL_KEYS = ['healthTokenFile', 'healthClientCertFile', 'healthClientKeyFile', 'healthKubeconfigFile'] as const;
+const FILE_KEYS = [...CREDENTIAL_KEYS, 'healthCaFile'] as const;
+
+/**
+ * Rules that span settings, checked once the sources are merged, so that a flag can fix what
+ * the file got wrong. Each error names the setting the operator should change, as they gave it.
+ */
+export function validateSettings(settings: EffectiveSettings): void {
+  if (settings.backends.value === undefined) {
+    throw new ConfigError(
+      '--backend',
+      undefined,
+      'missing: at least one apiserver HOST:PORT is required (or KUBE_LOCAL_LB_BACKEND, or backends in the config file)',
+    );
+  }
+
+  const auth = settings.healthAuth;
+  const mode = auth.value ?? 'anonymous';
+  for (const key of CREDENTIALS[mode]) {
+    if (settings[key].value === undefined) {
+      throw new ConfigError(auth.where, mode, `needs ${settingName(key, auth.source)}`);
+    }
+  }
+  for (const key of CREDENTIAL_KEYS) {
+    const given = settings[key];
+    if (given.value === undefined || CREDENTIALS[mode].includes(key)) continue;
+    const needs = Object.entries(CREDENTIALS).find(([, keys]) => keys.includes(key))?.[0] ?? '';
+    const authName = settingName('healthAuth', given.source);
+    throw new ConfigError(given.where, given.value, `is only used with ${authName} ${needs} (it is ${mode})`);
+  }
+  for (const key of FILE_KEYS) {
+    const given = settings[key];
+    if (given.value !== undefined) assertReadableFile(given.value, given.where);
+  }
+
+  const admin = settings.adminListen;
+  if (admin.value) {
+    const adminKey = addressKey(admin.value);
+    const clash = (settings.listen.value ?? []).find((address) => address.port !== 0 && addressKey(address) === adminKey);
+    if (clash) {
+      const listenName = settingName('listen', admin.source);
+      throw new ConfigError(admin.where, formatHostPort(admin.value), `is also a proxy address (${listenName})`);
+    }
+  }
+}
+
