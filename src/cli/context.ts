@@ -1,0 +1,13 @@
+import type { Env } from '../config/env.js';
+import type { Service } from './service.js';
+
+/** What a command leaves for main.ts: nothing more to do, or a service to keep running. */
+export type Outcome = { kind: 'done' } | { kind: 'serving'; service: Service };
+
+/** What commands receive from the CLI instead of reaching for `process`. */
+export interface CliContext {
+  env: Env;
+  stdout: { write(text: string): unknown };
+  /** Called by a command's handler with its outcome. */
+  finish(outcome: Outcome): void;
+}

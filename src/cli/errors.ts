@@ -1,0 +1,22 @@
+/**
+ * The ways a command fails that `main.ts` reports on one line. A ConfigError (config/) is the
+ * third: a bad value. Anything else is a bug and keeps its stack.
+ */
+
+/** The command line itself is wrong: unknown flag or command, a flag without its value. Exit 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Starting failed after the config was accepted (a port in use, say). Exit 1. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+
+  /** `what`: the step that failed, e.g. `cannot start`; the message is `what: cause's message`. */
+  constructor(
+    readonly what: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}

@@ -1,0 +1,91 @@
+import { createRequire } from 'node:module';
+import type yargsFactory from 'yargs';
+import type { Env } from '../config/env.js';
+import { SETTINGS } from '../config/settings.js';
+import { suggest } from '../config/suggest.js';
+import { checkConfigCommand } from './check-config.js';
+import type { CliContext, Outcome } from './context.js';
+import { UsageError } from './errors.js';
+import { runCommand } from './run.js';
+import { DEFAULT_DEPS, type ServiceDeps } from './service.js';
+import { VERSION } from '../version.js';
+
+export type { Outcome };
+
+export interface CliOptions {
+  env: Env;
+  stdout: { write(text: string): unknown };
+  /** Replaces parts of the running service (tests). */
+  deps?: Partial<ServiceDeps>;
+}
+
+const COMMANDS = ['run', 'check-config'];
+
+// yargs' ES module build wraps help text in the middle of words (its cliui has no wrap-ansi);
+// the CommonJS build, same version, wraps at word boundaries.
+const yargs: typeof yargsFactory = createRequire(import.meta.url)('yargs');
+
+/**
+ * Parses `args` (argv without node and the script) and runs the command. Resolves with the
+ * outcome (for `--help` and `--version`: done); rejects with a UsageError (bad command line), a
+ * ConfigError (bad value) or a StartupError. Never exits the process: that is main.ts's job.
+ */
+export async function runCli(args: readonly string[], options: CliOptions): Promise<Outcome> {
+  let outcome: Outcome = { kind: 'done' };
+  const context: CliContext = {
+    env: options.env,
+    stdout: options.stdout,
+    finish: (result) => {
+      outcome = result;
+    },
+  };
+  const deps: ServiceDeps = { ...DEFAULT_DEPS, ...options.deps };
+  await yargs([...args])
+    .scriptName('kube-local-lb')
+    .usage('$0 [command] [flags]\n\nNode-local L4 load balancer for the Kubernetes apiserver.')
+    .parserConfiguration({
+      // Flags keep their one spelling (no camelCase copy, no dotted objects, numbers stay text):
+      // config/load.ts parses every value and names the flag in its errors.
+      'camel-case-expansion': false,
+      'dot-notation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'duplicate-arguments-array': true,
+    })
+    .command(runCommand(context, deps))
+    .command(checkConfigCommand(context))
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(VERSION)
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message: string | null | undefined, err: Error | undefined) => {
+      // yargs reports its own parse errors as YError; anything else was thrown by a handler.
+      if (err && err.name !== 'YError') throw err;
+      throw usageError(message ?? err?.message ?? 'invalid command line', args);
+    })
+    .parseAsync();
+  return outcome;
+}
+
+/** yargs' messages, rewritten to name the flag the way the operator typed it. */
+function usageError(message: string, args: readonly string[]): UsageError {
+  const missing = /^Not enough arguments following: (.+)$/.exec(message);
+  if (missing) return new UsageError(`--${missing[1] ?? ''}: missing value`);
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  const name = unknown?.[1]?.split(', ')[0];
+  if (name !== undefined) {
+    const typedAsFlag = args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || arg === `-${name}`);
+    if (typedAsFlag) {
+      const hint = suggest(name, knownFlags());
+      return new UsageError(`--${name}: unknown flag${hint ? ` (did you mean --${hint}?)` : ' (see --help)'}`);
+    }
+    return new UsageError(`${name}: unknown command (expected ${COMMANDS.join(' or ')}; see --help)`);
+  }
+  return new UsageError(message);
+}
+
+function knownFlags(): string[] {
+  return [...Object.values(SETTINGS).map((spec) => spec.flag), 'config', 'help', 'version'];
+}
