@@ -8,12 +8,12 @@ import { once } from 'node:events';
 import https from 'node:https';
 import { test, type TestContext } from 'node:test';
 import tls from 'node:tls';
-import { checkNames, makeClusterPki, startFakeApiserver, type FakeApiserver, type FakeApiserverOptions } from './fake-apiserver/index.js';
+import { checkNames, kubeconfig, makeClusterPki, startFakeApiserver, type FakeApiserver, type FakeApiserverOptions } from './fake-apiserver/index.js';
 import { h1Request, h2Connect, h2Request, tcpConnect, waitFor, type Target } from './fake-apiserver/clients.js';
 
 const execFileAsync = promisify(execFile);
-const commandExists = (command: string): Promise<boolean> =>
-  execFileAsync(command, ['--version']).then(() => true, () => false);
+const commandExists = (command: string, args = ['--version']): Promise<boolean> =>
+  execFileAsync(command, args).then(() => true, () => false);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const FORBIDDEN_ROOT = '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"forbidden: User \\"system:anonymous\\" cannot get path \\"/\\"","reason":"Forbidden","details":{},"code":403}\n';
@@ -402,4 +402,185 @@ test('watch: bookmarks when allowed, a clean end at timeoutSeconds, and stalled 
   fake.stallWatches(false);
   await waitFor('the held events', () => (plain.lines.length === 1 && stalled.lines.length === 1 ? true : undefined));
   assert.equal(JSON.parse(plain.lines[0] ?? '').type, 'ADDED');
+});
+
+test('crash: open connections are reset, new connects refused; revive serves again on the same port', async (t) => {
+  const { fake, admin } = await start(t);
+  const session = await h2Connect(admin);
+  t.after(() => session.destroy());
+  assert.equal((await h2Request(session, '/readyz')).body, 'ok');
+  const socket = session.socket;
+  const closed = new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    let error: NodeJS.ErrnoException | undefined;
+    socket.on('error', (err: NodeJS.ErrnoException) => (error = err));
+    socket.on('close', () => resolve(error));
+  });
+  const port = fake.port;
+  fake.crash();
+  assert.equal(fake.state.kind, 'crashed');
+  assert.equal((await closed)?.code, 'ECONNRESET');
+  await assert.rejects(tcpConnect(port), { code: 'ECONNREFUSED' });
+  await fake.revive();
+  assert.equal(fake.port, port);
+  assert.equal((await h1Request(admin, '/readyz')).body, 'ok');
+});
+
+test('blackhole: connects complete but no ServerHello comes, PINGs go unanswered, nothing is closed; revive resumes', async (t) => {
+  const { fake, admin } = await start(t);
+  const session = await h2Connect(admin);
+  t.after(() => session.destroy());
+  const ping = (): Promise<number> => new Promise((resolve, reject) => {
+    session.ping((err, duration) => (err ? reject(err) : resolve(duration)));
+  });
+  assert.ok((await ping()) >= 0, 'a healthy server answers PING');
+  await fake.blackhole();
+  assert.equal(fake.state.kind, 'blackholed');
+
+  const raw = await tcpConnect(fake.port);
+  t.after(() => raw.destroy());
+  let rawClosed = false;
+  raw.on('close', () => (rawClosed = true));
+  const secure = tls.connect({ socket: raw, ca: admin.caPem, servername: 'kubernetes' });
+  secure.on('error', () => undefined);
+  let handshake = false;
+  secure.on('secureConnect', () => (handshake = true));
+  let pingAnswered = false;
+  const pending = ping().then(() => (pingAnswered = true), () => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the claim is about silence for 500 ms
+  assert.equal(raw.bytesRead, 0, 'no TLS byte from the server');
+  assert.equal(handshake, false);
+  assert.equal(pingAnswered, false, 'no PING ACK');
+  assert.equal(rawClosed, false, 'no FIN, no RST');
+  assert.equal(session.closed, false);
+
+  await fake.revive();
+  await pending;
+  assert.equal(pingAnswered, true, 'the held PING ACK is sent on revive');
+  await once(secure, 'secureConnect');
+  assert.equal((await h2Request(session, '/readyz')).body, 'ok');
+});
+
+test('slow(ms) delays every response; counters show connections, handshakes and requests by path', async (t) => {
+  const { fake, admin, anon } = await start(t);
+  fake.slow(200);
+  const started = Date.now();
+  assert.equal((await h1Request(anon, '/livez')).body, 'ok');
+  assert.ok(Date.now() - started >= 190, 'the answer came no sooner than the delay');
+  fake.slow(0);
+  fake.resetCounters();
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  for (let i = 0; i < 3; i++) await h1Request(admin, '/readyz', { agent });
+  await h1Request(admin, '/livez');
+  assert.equal(fake.counters.connectionsAccepted, 2);
+  assert.equal(fake.counters.tlsHandshakes, 2, 'keep-alive checks cost one handshake');
+  assert.equal(fake.counters.requests, 4);
+  assert.deepEqual([...fake.counters.requestsByPath], [['/readyz', 3], ['/livez', 1]]);
+});
+
+test('kubectl works through a kubeconfig with certificate-authority-data and tls-server-name', async (t) => {
+  if (!(await commandExists('kubectl', ['version', '--client']))) {
+    t.skip('kubectl not installed');
+    return;
+  }
+  const { fake } = await start(t);
+  const pki = fake.pki;
+  assert.ok(pki);
+  fake.store.add({ name: 'web-1', labels: { app: 'web' } });
+  fake.store.add({ name: 'dns', namespace: 'kube-system' });
+  const dir = mkdtempSync(join(tmpdir(), 'fake-apiserver-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'kubeconfig');
+  writeFileSync(config, kubeconfig({ server: fake.url, caPem: pki.ca.certPem, tlsServerName: 'kubernetes', user: pki.admin }));
+  const kubectl = async (...args: string[]): Promise<string> =>
+    (await execFileAsync('kubectl', ['--kubeconfig', config, ...args], { env: { ...process.env, HOME: dir } })).stdout;
+  assert.equal(await kubectl('get', '--raw', '/readyz'), 'ok');
+  const table = await kubectl('get', 'pods', '-A');
+  assert.match(table, /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
+  assert.match(table, /\ndefault\s+web-1\s+1\/1\s+Running\s+0\s+\d+s\n/);
+  assert.match(table, /\nkube-system\s+dns\s+1\/1\s+Running/);
+  const names = await kubectl('get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}');
+  assert.equal(names, 'web-1');
+  assert.match(await kubectl('version', '-o', 'json'), /"gitVersion": "v1.32.4"/);
+  const noName = await execFileAsync('kubectl', ['--kubeconfig', config, '--tls-server-name', 'wrong.example', 'get', '--raw', '/readyz'],
+    { env: { ...process.env, HOME: dir } }).then(() => '', (err: { stderr: string }) => err.stderr);
+  assert.match(noName, /certificate is valid for kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster.local, not wrong.example/);
+});
+
+// @kubernetes/client-node 2.0.1 imports undici 8 at load time, which needs node:zlib zstd (Node >= 22.19).
+const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split('.').map(Number);
+const clientNodeLoads = nodeMajor > 22 || (nodeMajor === 22 && nodeMinor >= 19);
+
+test('@kubernetes/client-node lists and watches pods (HTTP/1.1, tls-server-name)', async (t) => {
+  if (!clientNodeLoads) {
+    t.skip(`@kubernetes/client-node 2 (undici 8) cannot load on Node ${process.versions.node}: it needs Node >= 22.19`);
+    return;
+  }
+  const { fake } = await start(t);
+  const pki = fake.pki;
+  assert.ok(pki);
+  fake.store.add({ name: 'p1' });
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(kubeconfig({ server: fake.url, caPem: pki.ca.certPem, tlsServerName: 'kubernetes', user: { token: pki.adminToken } }));
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNamespacedPod({ namespace: 'default' });
+  assert.deepEqual(list.items.map((pod) => pod.metadata?.name), ['p1']);
+  assert.equal(list.metadata?.resourceVersion, String(fake.store.resourceVersion));
+  const version = await kc.makeApiClient(k8s.VersionApi).getCode();
+  assert.equal(version.gitVersion, 'v1.32.4');
+
+  const events: string[] = [];
+  const watcher = new k8s.Watch(kc);
+  const controller = await watcher.watch('/api/v1/namespaces/default/pods', { resourceVersion: list.metadata?.resourceVersion },
+    (phase: string, pod: { metadata?: { name?: string } }) => events.push(`${phase} ${pod.metadata?.name ?? ''}`), () => undefined);
+  t.after(() => controller.abort());
+  fake.store.add({ name: 'p2' });
+  fake.store.remove('default', 'p1');
+  await waitFor('two watch events', () => (events.length === 2 ? true : undefined));
+  assert.deepEqual(events, ['ADDED p2', 'DELETED p1']);
+});
+
+test('cli: one JSON line when listening, line commands on stdin, SIGKILL leaves a refused port', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { createInterface } = await import('node:readline');
+  const cli = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'fake-apiserver', 'cli.js');
+  const child = spawn(process.execPath, [cli, '--name', 'proc-1', '--token', 'tok=alice:system:masters'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const stdout = createInterface({ input: child.stdout });
+  const stderr = createInterface({ input: child.stderr });
+  const [first] = (await once(stdout, 'line')) as [string];
+  const info = JSON.parse(first) as { port: number; name: string; pid: number; pki: { caPem: string; adminToken: string } };
+  assert.equal(info.name, 'proc-1');
+  assert.equal(info.pid, child.pid);
+  const target = { port: info.port, caPem: info.pki.caPem };
+  const answer = await h1Request(target, '/readyz', { headers: { Authorization: 'Bearer tok' } });
+  assert.deepEqual([answer.body, answer.headers['x-fake-apiserver']], ['ok', 'proc-1']);
+  const acks: string[] = [];
+  stderr.on('line', (line: string) => acks.push(line));
+  child.stdin.write('etcd down\n');
+  await waitFor('the ack', () => (acks.includes('ok etcd down') ? true : undefined));
+  assert.equal((await h1Request(target, '/livez')).status, 500);
+  child.stdin.write('nonsense\n');
+  await waitFor('the error line', () => (acks.includes('error nonsense: unknown command "nonsense"') ? true : undefined));
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  await assert.rejects(tcpConnect(info.port), { code: 'ECONNREFUSED' });
+});
+
+test('close() ends held connections too, and a second close() is harmless; IPv6 loopback works', async (t) => {
+  const fake = await startFakeApiserver({ name: 'v6', host: '::1' });
+  t.after(() => fake.close());
+  const pki = fake.pki;
+  assert.ok(pki);
+  assert.equal(fake.address, `[::1]:${fake.port}`);
+  const target = { host: '::1', port: fake.port, caPem: pki.ca.certPem };
+  assert.equal((await h1Request(target, '/readyz')).body, 'ok');
+  await fake.blackhole();
+  const raw = await tcpConnect(fake.port, '::1');
+  const closed = once(raw, 'close');
+  await fake.close();
+  await closed;
+  await fake.close();
+  await assert.rejects(tcpConnect(fake.port, '::1'), { code: 'ECONNREFUSED' });
 });
