@@ -584,3 +584,25 @@ test('close() ends held connections too, and a second close() is harmless; IPv6 
   await fake.close();
   await assert.rejects(tcpConnect(fake.port, '::1'), { code: 'ECONNREFUSED' });
 });
+
+test('cli: PEM files and --anonymous off are honoured; no pki is printed when certificates are given', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { createInterface } = await import('node:readline');
+  const pki = makeClusterPki({ extraSans: { ipAddresses: ['127.0.0.1'] } });
+  const dir = mkdtempSync(join(tmpdir(), 'fake-apiserver-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [file, pem] of [['tls.crt', pki.serving.certPem], ['tls.key', pki.serving.keyPem], ['ca.crt', pki.ca.certPem]] as const) writeFileSync(join(dir, file), pem);
+  const cli = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'fake-apiserver', 'cli.js');
+  const child = spawn(process.execPath, [cli, '--name', 'files', '--cert', join(dir, 'tls.crt'), '--key', join(dir, 'tls.key'),
+    '--client-ca', join(dir, 'ca.crt'), '--anonymous', 'off'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const [first] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  const info = JSON.parse(first) as { port: number; pki?: unknown };
+  assert.equal(info.pki, undefined);
+  const target = { port: info.port, caPem: pki.ca.certPem, servername: '127.0.0.1' };
+  assert.equal((await h1Request(target, '/readyz')).status, 401);
+  assert.equal((await h1Request({ ...target, cert: pki.admin }, '/readyz')).body, 'ok');
+  child.stdin.end(); // end of stdin closes the server and the process exits by itself
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 0);
+});

@@ -10,6 +10,7 @@ import { encodeObject, goJson, methodNotAllowed, objectNotFound, pathNotFound } 
 
 /** A request the API part understands, with its RBAC verb and resource. */
 export type ApiRoute =
+  | { kind: 'root' }
   | { kind: 'version' }
   | { kind: 'discovery'; document: 'api' | 'apis' | 'api/v1' }
   | { kind: 'pods'; verb: 'get' | 'list' | 'watch'; namespace: string | undefined; name: string | undefined }
@@ -25,8 +26,11 @@ export const VERSION = {
   gitTreeState: 'clean', buildDate: '2025-04-22T16:02:27Z', goVersion: 'go1.23.6', compiler: 'gc', platform: 'linux/amd64',
 };
 
+const ROOT_PATHS = ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/version'];
+
 /** Maps method and path to a route; `null` when the path is not an API path at all. */
 export function routeApi(method: string, path: string, query: URLSearchParams): ApiRoute | null {
+  if (path === '/') return { kind: 'root' };
   if (path === '/version' || path === '/version/') return { kind: 'version' };
   if (path === '/api' || path === '/api/') return { kind: 'discovery', document: 'api' };
   if (path === '/apis' || path === '/apis/') return { kind: 'discovery', document: 'apis' };
@@ -71,6 +75,9 @@ export interface Rendering {
 export function serveApi(route: ApiRoute, store: PodStore, query: URLSearchParams, rendering: Rendering): ApiResponse {
   const { pretty, table, serverAddress } = rendering;
   switch (route.kind) {
+    case 'root':
+      // The index of paths, written like /version with WriteRawJSON.
+      return { status: 200, headers: JSON_TYPE, body: goJson({ paths: ROOT_PATHS }, 2) };
     case 'version':
       // responsewriters.WriteRawJSON: always indented, no trailing newline.
       return { status: 200, headers: JSON_TYPE, body: goJson(VERSION, 2) };

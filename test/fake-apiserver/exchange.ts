@@ -83,6 +83,7 @@ export class Exchange {
   write(chunk: string): void {
     if (this.finished) return;
     const response = this.response;
+    // Two overload sets in a union are not callable as one: narrow first.
     if (response instanceof Http2ServerResponse) response.write(chunk);
     else response.write(chunk);
   }
@@ -100,12 +101,8 @@ export class Exchange {
       if (this.#session) this.#session.close();
       else this.#headers.set('Connection', 'close');
     }
-    if (response instanceof Http2ServerResponse) {
-      for (const [name, value] of this.#headers) response.setHeader(name, value);
-      response.writeHead(status);
-    } else {
-      for (const [name, value] of this.#headers) response.setHeader(name, value);
-      response.writeHead(status);
-    }
+    for (const [name, value] of this.#headers) response.setHeader(name, value);
+    if (response instanceof Http2ServerResponse) response.writeHead(status);
+    else response.writeHead(status);
   }
 }

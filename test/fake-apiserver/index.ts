@@ -11,3 +11,4 @@ export type { Counters } from './connections.js';
 export type { LifecycleState, ShutdownOptions, ShutdownProgress } from './lifecycle.js';
 export { checkNames, type HealthRoot } from './health.js';
 export { kubeconfig, type KubeconfigOptions } from './kubeconfig.js';
+export { h1Request, h2Connect, h2Request, tcpConnect, waitFor, type Answer, type Target } from './clients.js';
