@@ -244,7 +244,7 @@ export class FakeApiserver {
 
     const health = parseHealthPath(ex.path);
     if (health) {
-      const shuttingDownNow = state.kind !== 'serving';
+      const shuttingDownNow = this.#lifecycle.state.kind !== 'serving'; // read after any slow() delay
       const answer = healthResponse(health.root, health.check, ex.query, { etcdUp: this.#etcdUp, shuttingDown: shuttingDownNow });
       if (answer) ex.send(answer.status, answer.headers, answer.body);
       else ex.send(404, { 'Content-Type': 'application/json' }, encodeObject(pathNotFound(), pretty));
