@@ -7,7 +7,7 @@ import { checkConfigCommand } from './check-config.js';
 import type { CliContext, Outcome } from './context.js';
 import { UsageError } from './errors.js';
 import { runCommand } from './run.js';
-import { DEFAULT_DEPS, type ServiceDeps } from './service.js';
+import type { ServiceDeps } from './service.js';
 import { VERSION } from '../version.js';
 
 export type { Outcome };
@@ -39,7 +39,6 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
       outcome = result;
     },
   };
-  const deps: ServiceDeps = { ...DEFAULT_DEPS, ...options.deps };
   await yargs([...args])
     .scriptName('kube-local-lb')
     .usage('$0 [command] [flags]\n\nNode-local L4 load balancer for the Kubernetes apiserver.')
@@ -52,7 +51,7 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
       'parse-positional-numbers': false,
       'duplicate-arguments-array': true,
     })
-    .command(runCommand(context, deps))
+    .command(runCommand(context, options.deps ?? {}))
     .command(checkConfigCommand(context))
     .strict()
     .help()

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { Service, type ServiceDeps } from './service.js';
+import { loadConfig } from '../config/load.js';
+import type { ServiceDeps } from './service.js';
 import { SETTINGS_EPILOG, withSettingOptions } from './options.js';
 import type { CliContext } from './context.js';
 
@@ -7,7 +8,7 @@ import type { CliContext } from './context.js';
  * `kube-local-lb run` (the default command): load the config, start the proxy, and hand the
  * running service to main.ts, which owns the signals.
  */
-export function runCommand(context: CliContext, deps: ServiceDeps): CommandModule {
+export function runCommand(context: CliContext, deps: Partial<ServiceDeps>): CommandModule {
   return {
     command: ['run', '$0'],
     describe: 'Run the load balancer (the default command)',
@@ -17,7 +18,12 @@ export function runCommand(context: CliContext, deps: ServiceDeps): CommandModul
         .example('$0 --config /etc/kube-local-lb.yaml', 'settings from a file')
         .epilog(SETTINGS_EPILOG),
     handler: async (argv) => {
-      context.finish({ kind: 'serving', service: await Service.start(argv, context.env, deps) });
+      const config = loadConfig(argv, context.env);
+      // Loaded only now: the proxy, the checker and prom-client are needed to serve, not to
+      // refuse a bad flag, print help or check a config.
+      const { Service, DEFAULT_DEPS } = await import('./service.js');
+      const service = await Service.start(config, { flags: argv, env: context.env }, { ...DEFAULT_DEPS, ...deps });
+      context.finish({ kind: 'serving', service });
     },
   };
 }

@@ -15,6 +15,12 @@ const CONFIG_POLL_MS = 2000;
 
 export type ReloadTrigger = 'signal' | 'file';
 
+/** Where the config came from: read again, as is, on every reload. */
+export interface ConfigSources {
+  flags: FlagValues;
+  env: Env;
+}
+
 /** What `Service.start` needs from outside; tests replace `startApp` and the logger. */
 export interface ServiceDeps {
   startApp: (config: Config, options: AppOptions) => Promise<App>;
@@ -34,31 +40,27 @@ export class Service {
   #closing: Promise<void> | undefined;
   /** Reloads run one after another: a second SIGHUP during a reload waits for it. */
   #reloading: Promise<void> = Promise.resolve();
-  readonly #flags: FlagValues;
-  readonly #env: Env;
+  readonly #sources: ConfigSources;
 
   private constructor(
     config: Config,
     readonly log: Logger,
     readonly app: App,
-    flags: FlagValues,
-    env: Env,
+    sources: ConfigSources,
   ) {
     this.#config = config;
-    this.#flags = flags;
-    this.#env = env;
+    this.#sources = sources;
     if (config.configFile) watchFile(config.configFile, { interval: CONFIG_POLL_MS, persistent: false }, this.#onFileChange);
   }
 
   /**
-   * Loads the config, then starts the app. A ConfigError (bad flag, variable or file) comes out
-   * as is; a failure to start (a port in use) as a StartupError.
+   * Starts the app with `config`, loaded from `sources` by the caller. A failure to start (a
+   * port in use) comes out as a StartupError; bad socket-activation variables as a ConfigError.
    */
-  static async start(flags: FlagValues, env: Env, deps: ServiceDeps): Promise<Service> {
-    const config = loadConfig(flags, env);
+  static async start(config: Config, sources: ConfigSources, deps: ServiceDeps): Promise<Service> {
     const log = deps.createLogger(config.logLevel);
     const registry = new Registry();
-    const listenFds = listenFdsFrom(env, deps.pid);
+    const listenFds = listenFdsFrom(sources.env, deps.pid);
     let app: App;
     try {
       app = await deps.startApp(config, listenFds ? { log, registry, listenFds } : { log, registry });
@@ -77,7 +79,7 @@ export class Service {
       },
       'kube-local-lb started',
     );
-    return new Service(config, log, app, flags, env);
+    return new Service(config, log, app, sources);
   }
 
   get config(): Config {
@@ -100,7 +102,7 @@ export class Service {
     this.log.debug({ event: 'config_reload', trigger }, `reloading the config (${trigger})`);
     let next: Config;
     try {
-      next = loadConfig(this.#flags, this.#env);
+      next = loadConfig(this.#sources.flags, this.#sources.env);
     } catch (err) {
       this.app.rejectReload(err instanceof Error ? err.message : String(err));
       return;

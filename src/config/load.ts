@@ -59,10 +59,18 @@ function readFlag<K extends SettingKey>(layer: Layer, key: K, flags: FlagValues)
   // A switch given alone (`--health-insecure-skip-verify`) arrives as "".
   const alone = spec.kind.flagAlone;
   const texts = (Array.isArray(raw) ? raw : [raw]).map((item) => (item === '' && alone !== undefined ? alone : String(item)));
-  // A repeated list flag adds items; a repeated single-value flag keeps the last, as most CLIs do.
-  const text = spec.repeatable ? texts.join(',') : texts[texts.length - 1];
-  if (text === undefined) return;
   const where = `--${spec.flag}`;
+  const { concat } = spec.kind;
+  if (concat) {
+    // Each occurrence of a list flag stands alone (`--backend priority=1` is not an option of the
+    // previous --backend); together they make the list.
+    const parts = texts.map((text) => spec.kind.fromText(text, where));
+    setGiven(layer, key, { value: concat(parts, where), where });
+    return;
+  }
+  // A repeated single-value flag keeps the last, as most CLIs do.
+  const text = texts[texts.length - 1];
+  if (text === undefined) return;
   setGiven(layer, key, { value: spec.kind.fromText(text, where), where });
 }
 

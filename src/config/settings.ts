@@ -61,8 +61,6 @@ export interface SettingSpec<T> {
   kind: ValueKind<T>;
   /** undefined: unset unless given (credential files, backends). */
   default: T | undefined;
-  /** The flag may be repeated and the variable holds a comma-separated list. */
-  repeatable?: true;
 }
 
 const MS = { second: 1000, minute: 60_000, hour: 3_600_000 };
@@ -76,7 +74,6 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     flag: 'listen',
     file: 'listen',
     group: 'proxy',
-    repeatable: true,
     describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port',
     kind: listenList(),
     default: DEFAULTS.listen.map((address) => ({ ...address })),
@@ -85,7 +82,6 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     flag: 'backend',
     file: 'backends',
     group: 'proxy',
-    repeatable: true,
     describe:
       'An apiserver to forward to, HOST:PORT[,priority=N][,weight=N]; repeat for each. HOST is an IPv4 address, ' +
       '[IPv6] or DNS name. priority 0-100 (default 0): lower is preferred, worse priorities get sessions only when no ' +

@@ -1,23 +1,28 @@
 /**
- * The candidate an operator most likely meant by `word` (a mistyped key or variable), or
- * undefined when none is close: equal but for case and separators, a prefix of it, or at most two
- * edits apart.
+ * The candidate an operator most likely meant by `word` (a mistyped key, flag or variable), or
+ * undefined when none is close. In order: equal but for case and separators; `word` abbreviates
+ * it (`prio`); at most two edits apart (`intervall`); `word` extends it (`backends`,
+ * `listen-address`).
  */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   const fold = (text: string) => text.toLowerCase().replace(/[-_.]/g, '');
+  const lower = word.toLowerCase();
+  const exact = candidates.find((candidate) => fold(candidate) === fold(word));
+  if (exact !== undefined) return exact;
+  const abbreviated = candidates.find((candidate) => word.length >= 3 && candidate.toLowerCase().startsWith(lower));
+  if (abbreviated !== undefined) return abbreviated;
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of candidates) {
-    if (fold(candidate) === fold(word)) return candidate;
-    // An abbreviation (`prio` for `priority`) is far in edits but plainly meant.
-    if (word.length >= 3 && candidate.toLowerCase().startsWith(word.toLowerCase())) return candidate;
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    const distance = editDistance(lower, candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
-  return best;
+  if (best !== undefined) return best;
+  const extended = candidates.filter((candidate) => candidate.length >= 4 && lower.startsWith(candidate.toLowerCase()));
+  return extended.sort((a, b) => b.length - a.length)[0];
 }
 
 /** Levenshtein distance: insertions, deletions and substitutions of one character each cost 1. */

@@ -15,6 +15,8 @@ export interface ValueKind<T> {
   readonly placeholder: string;
   /** What a flag given without a value means (`--switch` alone is `true`); undefined: it needs one. */
   readonly flagAlone?: string;
+  /** For lists: joins the values of a repeated flag, each read on its own, into one. */
+  concat?(parts: T[], where: string): T;
   fromText(text: string, where: string): T;
   /** `baseDir`: the config file's folder, against which relative paths in it are resolved. */
   fromFile(value: unknown, where: string, baseDir: string): T;
@@ -190,6 +192,7 @@ export function listenList(): ValueKind<HostPort[]> {
       });
       return check(addresses, value, where);
     },
+    concat: (parts, where) => check(parts.flat(), undefined, where),
     toFile: (addresses) => addresses.map(formatHostPort),
     show: (addresses) => addresses.map(formatHostPort).join(','),
   };
@@ -242,6 +245,7 @@ export function backendList(): ValueKind<BackendConfig[]> {
       });
       return check(backends, value, where);
     },
+    concat: (parts, where) => check(parts.flat(), undefined, where),
     toFile: (backends) => backends.map(({ address, priority, weight }) => ({ address, priority, weight })),
     show: (backends) => backends.map((backend) => backend.address).join(','),
   };
