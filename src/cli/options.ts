@@ -1,6 +1,6 @@
 import type { Argv, Options } from 'yargs';
 import { CONFIG_ENV } from '../config/env.js';
-import { CONFIG_FLAG, SETTINGS, SETTING_KEYS, envName, type SettingGroup, type SettingKey } from '../config/settings.js';
+import { CONFIG_FLAG, SETTINGS, SETTING_KEYS, defaultText, envName, type SettingGroup, type SettingKey } from '../config/settings.js';
 
 const GROUP_TITLES: Record<SettingGroup, string> = {
   proxy: 'Proxy:',
@@ -31,7 +31,8 @@ function optionFor<K extends SettingKey>(key: K): Options {
     describe: `${spec.describe}. ${where}`,
     group: GROUP_TITLES[spec.group],
   };
-  if (spec.default !== undefined) option.defaultDescription = spec.kind.show(spec.default);
+  const shown = defaultText(key);
+  if (shown !== undefined) option.defaultDescription = shown;
   // Every flag is read as text and parsed by config/: yargs' own boolean type turns any value
   // it does not know (`--flag=1`, `--flag=maybe`) into false without a word.
   option.type = 'string';

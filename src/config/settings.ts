@@ -289,6 +289,12 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
 /** The keys in the order they appear in help, the file and check-config output. */
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
+/** The default of setting `key` as help shows it, or undefined when it has none. */
+export function defaultText<K extends SettingKey>(key: K): string | undefined {
+  const spec = SETTINGS[key];
+  return spec.default === undefined ? undefined : spec.kind.show(spec.default);
+}
+
 export const ENV_PREFIX = 'KUBE_LOCAL_LB_';
 
 /** `health-interval` -> `KUBE_LOCAL_LB_HEALTH_INTERVAL`. */
