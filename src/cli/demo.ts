@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../config/config-error.js';
 import type { CliContext } from './context.js';
 import { StartupError } from './errors.js';
+import { lastText } from './flag-text.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:6443';
 const DEFAULT_ADMIN = '127.0.0.1:9445';
@@ -42,9 +43,9 @@ export function demoCommand(context: CliContext): CommandModule {
         .example('$0 demo --listen 127.0.0.1:0 < commands.txt', 'not a terminal: one line per event; commands as lines (kill 1, revive 1, quit)')
         .epilog('Everything runs on this machine; the kubeconfig, CA and client key live in a temp directory deleted on exit.'),
     handler: async (argv) => {
-      const listen = text(argv['listen']) ?? DEFAULT_LISTEN;
-      const adminListen = text(argv['admin-listen']) ?? DEFAULT_ADMIN;
-      const clients = clientCount(text(argv['clients']));
+      const listen = lastText(argv['listen']) ?? DEFAULT_LISTEN;
+      const adminListen = lastText(argv['admin-listen']) ?? DEFAULT_ADMIN;
+      const clients = clientCount(lastText(argv['clients']));
       // Loaded only now: certificates, servers and the proxy are not needed to print help.
       const { runDemo } = await import('../demo/run.js');
       const stop = new AbortController();
@@ -67,12 +68,6 @@ export function demoCommand(context: CliContext): CommandModule {
       context.finish({ kind: 'done' });
     },
   };
-}
-
-/** The last value of a flag (a repeated flag arrives as a list). */
-function text(raw: unknown): string | undefined {
-  const last: unknown = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  return last === undefined ? undefined : String(last);
 }
 
 function clientCount(given: string | undefined): number {

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { ConfigError } from '../config/config-error.js';
+import { describeFileError } from '../config/file-access.js';
+
+/** Aliases in a kubeconfig are expanded when read; this bounds a "billion laughs" file. */
+const MAX_ALIAS_COUNT = 100;
+
+/** A kubeconfig as text and as a YAML document whose nodes know where they are in the text. */
+export interface KubeconfigDocument {
+  /** The file, as messages name it. */
+  readonly file: string;
+  readonly text: string;
+  readonly document: Document.Parsed;
+  /** The document as plain data (aliases expanded). */
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly clusters: readonly ClusterEntry[];
+}
+
+/** One entry of `clusters`, with the nodes an edit needs. */
+export interface ClusterEntry {
+  /** Position in `clusters`, for messages (`clusters[1].cluster.server`). */
+  readonly index: number;
+  /** The entry's `name`, or `#<index>` when it has none. */
+  readonly name: string;
+  /** The `cluster:` mapping. */
+  readonly map: YAMLMap;
+  /** The `server:` pair; its value is a plain or quoted scalar. */
+  readonly server: Pair<Scalar, Scalar>;
+}
+
+/** Reads and parses `file`; see {@link parseKubeconfig}. `where` names the flag that gave the path. */
+export function readKubeconfig(file: string, where: string): KubeconfigDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(where, file, `cannot be read: ${describeFileError(err)}`);
+  }
+  return parseKubeconfig(text, file);
+}
+
+/**
+ * Parses kubeconfig text. Throws a ConfigError naming the file (and line, or key) for anything
+ * that is not a kubeconfig with at least one cluster whose `server` is a scalar: a file that
+ * cannot be understood must not be rewritten.
+ */
+export function parseKubeconfig(text: string, file: string): KubeconfigDocument {
+  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  const [document, second] = documents;
+  if (second) throw new ConfigError(file, undefined, 'holds more than one YAML document: a kubeconfig is one');
+  if (!document) throw new ConfigError(file, undefined, 'is empty: not a kubeconfig');
+  const [syntaxError] = document.errors;
+  if (syntaxError) {
+    const [start] = syntaxError.linePos ?? [];
+    throw new ConfigError(start ? `${file}:${start.line}:${start.col}` : file, undefined, `not valid YAML: ${firstLine(syntaxError.message)}`);
+  }
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw new ConfigError(file, undefined, `not valid YAML: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+  }
+  if (!isRecord(data) || !isMap(document.contents)) {
+    throw new ConfigError(file, undefined, 'is not a kubeconfig: expected a mapping with clusters, users and contexts');
+  }
+  if (data['kind'] !== undefined && data['kind'] !== 'Config') throw new ConfigError(`${file}: kind`, data['kind'], 'is not Config: not a kubeconfig');
+  return { file, text, document, data, clusters: clusterEntries(document.contents, file) };
+}
+
+function clusterEntries(root: YAMLMap, file: string): ClusterEntry[] {
+  const clusters = root.get('clusters', true);
+  if (clusters === undefined || clusters === null) throw new ConfigError(`${file}: clusters`, undefined, 'missing: a kubeconfig names at least one cluster');
+  if (!isSeq(clusters) || clusters.items.length === 0) throw new ConfigError(`${file}: clusters`, undefined, 'is not a list of clusters (clusters: [{name: ..., cluster: {server: ...}}])');
+  return clusters.items.map((item, index) => {
+    const at = `${file}: clusters[${index}]`;
+    if (!isMap(item)) throw new ConfigError(at, undefined, 'is not a mapping with name and cluster');
+    const nameNode = item.get('name', true);
+    const name = isScalar(nameNode) && typeof nameNode.value === 'string' ? nameNode.value : `#${index}`;
+    const map = item.get('cluster', true);
+    if (!isMap(map)) throw new ConfigError(`${at}.cluster`, undefined, 'missing: no mapping with the cluster\'s server');
+    const server = map.items.find((pair) => isScalar(pair.key) && pair.key.value === 'server');
+    if (!server || !isScalar(server.key)) throw new ConfigError(`${at}.cluster.server`, undefined, 'missing');
+    const value = server.value;
+    if (!isScalar(value) || typeof value.value !== 'string' || value.value === '') {
+      throw new ConfigError(`${at}.cluster.server`, isScalar(value) ? value.value : undefined, 'is not a URL (e.g. https://10.0.0.10:6443)');
+    }
+    if (value.type === 'BLOCK_FOLDED' || value.type === 'BLOCK_LITERAL') {
+      throw new ConfigError(`${at}.cluster.server`, value.value, 'is a block scalar (| or >): write it on one line to have it rewritten');
+    }
+    return { index, name, map, server: server as Pair<Scalar, Scalar> };
+  });
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** yaml's messages end with a code excerpt after the first line; the position is given apart. */
+function firstLine(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+}
