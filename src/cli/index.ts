@@ -5,7 +5,10 @@ import { SETTINGS } from '../config/settings.js';
 import { suggest } from '../config/suggest.js';
 import { checkConfigCommand } from './check-config.js';
 import type { CliContext, Outcome } from './context.js';
+import { demoCommand } from './demo.js';
+import { doctorCommand } from './doctor.js';
 import { UsageError } from './errors.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { runCommand } from './run.js';
 import type { ServiceDeps } from './service.js';
 import { VERSION } from '../version.js';
@@ -53,6 +56,9 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
     })
     .command(runCommand(context, options.deps ?? {}))
     .command(checkConfigCommand(context))
+    .command(demoCommand(context))
+    .command(kubeconfigCommand(context))
+    .command(doctorCommand(context))
     .strict()
     .help()
     .alias('help', 'h')
