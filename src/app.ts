@@ -99,9 +99,6 @@ class Runtime implements App {
         pool: () => this.pool,
         registry: this.o.registry,
         log: this.#log.child({ component: 'admin' }),
-        beforeScrape: () => {
-          for (const s of this.#sessions) s.flushBytes();
-        },
       });
       this.#adminAddress = await this.#admin.listen();
       this.#log.info({ event: 'admin_listening', address: formatHostPort(this.#adminAddress) },

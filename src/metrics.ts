@@ -12,6 +12,12 @@ export type Direction = (typeof DIRECTIONS)[number];
  * Every metric kube-local-lb exports, registered on one Registry (a fresh one per test).
  * Labels come only from bounded sets: backend addresses, verdicts, reasons, states, directions.
  */
+/** What the metrics read at scrape time instead of being told on every session. */
+export interface SessionCounts {
+  /** Per backend address: sessions open now, and sessions established since start. */
+  sessionCounts(): Iterable<{ backend: string; open: number; established: number; bytesUp: number; bytesDown: number }>;
+}
+
 export class Metrics {
   readonly backendState: Gauge<'backend' | 'state'>;
   readonly backendSessions: Gauge<'backend'>;
@@ -29,26 +35,40 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly panic: Gauge;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
+  #source: SessionCounts | undefined;
+  readonly #reported = new Map<string, number>();
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
+    const metrics = this;
     this.backendState = new Gauge({
       name: `${P}backend_state`,
       help: 'Current state of each backend: 1 for the state it is in, 0 for the others.',
       labelNames: ['backend', 'state'] as const,
       registers,
     });
+    // Session counts are read from the pool when scraped: a session costs no metric update.
     this.backendSessions = new Gauge({
       name: `${P}backend_sessions`,
       help: 'Sessions (proxied client connections) currently open to each backend.',
       labelNames: ['backend'] as const,
       registers,
+      collect() {
+        for (const c of metrics.#source?.sessionCounts() ?? []) this.set({ backend: c.backend }, c.open);
+      },
     });
     this.sessionsTotal = new Counter({
       name: `${P}sessions_total`,
       help: 'Sessions established to each backend.',
       labelNames: ['backend'] as const,
       registers,
+      collect() {
+        for (const c of metrics.#source?.sessionCounts() ?? []) {
+          const delta = c.established - (metrics.#reported.get(c.backend) ?? 0);
+          if (delta > 0) this.inc({ backend: c.backend }, delta);
+          metrics.#reported.set(c.backend, c.established);
+        }
+      },
     });
     this.connectFailures = new Counter({
       name: `${P}connect_failures_total`,
@@ -61,6 +81,16 @@ export class Metrics {
       help: 'Bytes proxied, by backend and direction.',
       labelNames: ['backend', 'direction'] as const,
       registers,
+      collect() {
+        for (const c of metrics.#source?.sessionCounts() ?? []) {
+          for (const [direction, total] of [['client_to_backend', c.bytesUp], ['backend_to_client', c.bytesDown]] as const) {
+            const key = `${c.backend}|${direction}`;
+            const delta = total - (metrics.#reported.get(key) ?? 0);
+            if (delta > 0) this.inc({ backend: c.backend, direction }, delta);
+            metrics.#reported.set(key, total);
+          }
+        }
+      },
     });
     this.checks = new Counter({
       name: `${P}checks_total`,
@@ -133,6 +163,11 @@ export class Metrics {
     collectDefaultMetrics({ register: registry, prefix: P });
   }
 
+  /** Where session counts come from (the pool). */
+  countSessionsFrom(source: SessionCounts): void {
+    this.#source = source;
+  }
+
   setState(backend: string, state: StateKind): void {
     for (const s of STATE_KINDS) this.backendState.set({ backend, state: s }, s === state ? 1 : 0);
   }
@@ -142,6 +177,7 @@ export class Metrics {
     for (const state of STATE_KINDS) this.backendState.remove({ backend, state });
     this.backendSessions.remove({ backend });
     this.sessionsTotal.remove({ backend });
+    for (const key of [backend, `${backend}|client_to_backend`, `${backend}|backend_to_client`]) this.#reported.delete(key);
     for (const reason of Object.keys(REASONS)) this.connectFailures.remove({ backend, reason });
     for (const direction of DIRECTIONS) this.bytes.remove({ backend, direction });
     for (const verdict of VERDICTS) this.checks.remove({ backend, verdict });

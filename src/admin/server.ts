@@ -12,8 +12,6 @@ export interface AdminOptions {
   pool: () => Pool;
   registry: Registry;
   log: Logger;
-  /** Called before a scrape, so that counters fed from open sessions are current. */
-  beforeScrape: () => void;
 }
 
 /** One backend as `/backends` shows it. Nothing here is secret: addresses, states, timings. */
@@ -94,7 +92,6 @@ export class AdminServer {
     }
     switch (path) {
       case '/metrics': {
-        this.o.beforeScrape();
         const body = await this.o.registry.metrics();
         res.writeHead(200, { 'content-type': this.o.registry.contentType }).end(body);
         return;

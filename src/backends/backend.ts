@@ -8,6 +8,8 @@ export interface BackendSession {
   onBackendDown(backend: Backend, reason: Reason): void;
   /** The drain timeout passed: close. */
   onDrainTimeout(backend: Backend): void;
+  /** Adds the bytes moved since the last call to the backend's totals. */
+  flushBytes(): void;
 }
 
 export interface Transition {
@@ -39,6 +41,11 @@ export class Backend {
   priority: number;
   weight: number;
   readonly sessions = new Set<BackendSession>();
+  /** Sessions that got their first byte from this backend, since start. */
+  established = 0;
+  /** Bytes of closed sessions and flushed ones of open sessions, since start. */
+  bytesUp = 0;
+  bytesDown = 0;
   #state: BackendState;
   #streak: Streak = { good: 0, bad: 0 };
   #suspectSince: number | undefined;

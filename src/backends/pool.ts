@@ -5,7 +5,7 @@ import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Backend, type Transition } from './backend.js';
-import { select } from './select.js';
+import { type Candidate, select } from './select.js';
 import { isGood, nextState, nextStreak } from './transitions.js';
 
 export interface PoolOptions {
@@ -44,6 +44,13 @@ export class Pool {
     this.#log.info({ event: 'health_credentials', credential: this.#credentials.describe() },
       `health checks authenticate with: ${this.#credentials.describe()}`);
     for (const spec of config.backends) this.#add(spec);
+    this.#metrics.countSessionsFrom({
+      sessionCounts: () =>
+        this.backends.map((b) => {
+          for (const s of b.sessions) s.flushBytes();
+          return { backend: b.address, open: b.activeSessions, established: b.established, bytesUp: b.bytesUp, bytesDown: b.bytesDown };
+        }),
+    });
   }
 
   get backends(): Backend[] {
@@ -70,12 +77,21 @@ export class Pool {
    */
   pick(exclude: ReadonlySet<Backend>): Backend | undefined {
     const now = this.#now();
-    const open = this.backends.filter((b) => !exclude.has(b) && !b.removed);
-    let eligible = open.filter((b) => b.state.kind === 'up');
-    if (eligible.length === 0) eligible = open.filter((b) => b.state.kind === 'unknown');
-    if (eligible.length === 0) eligible = open.filter((b) => b.state.kind === 'draining');
-    const candidates = eligible.map((b) => ({ b, address: b.address, priority: b.priority, weight: b.weight,
-      activeSessions: b.activeSessions, ramp: b.rampAt(now), suspect: b.suspect }));
+    // One pass: the candidates of the best class present (up, else unknown, else draining).
+    const rank = { up: 0, unknown: 1, draining: 2, down: 3 } as const;
+    let best = 3;
+    const candidates: (Candidate & { b: Backend })[] = [];
+    for (const b of this.#backends.values()) {
+      if (b.removed || exclude.has(b)) continue;
+      const r = rank[b.state.kind];
+      if (r > best || r === 3) continue;
+      if (r < best) {
+        best = r;
+        candidates.length = 0;
+      }
+      candidates.push({ b, address: b.address, priority: b.priority, weight: b.weight,
+        activeSessions: b.activeSessions, ramp: b.rampAt(now), suspect: b.suspect });
+    }
     return select(candidates, this.#config.balance, this.#random, this.#cursor)?.b;
   }
 
@@ -123,7 +139,6 @@ export class Pool {
       (t) => this.#onTransition(t), this.#now());
     this.#backends.set(spec.address, backend);
     this.#metrics.setState(backend.address, 'unknown');
-    this.#metrics.backendSessions.set({ backend: backend.address }, 0);
     this.#metrics.checkAuthorized.set({ backend: backend.address }, 1);
     const checker = new Checker({
       target: backend,

@@ -11,9 +11,6 @@ export interface ListenerOptions {
   onConnection: (socket: net.Socket) => void;
 }
 
-// TCP keepalive on accepted sockets: a client that vanished without a FIN is found by the kernel.
-const KEEPALIVE_DELAY_MS = 30_000;
-
 /** One listening socket. Accepted sockets go to `onConnection`; the sessions are not its. */
 export class Listener {
   readonly #server: net.Server;
@@ -25,8 +22,9 @@ export class Listener {
       // The client's FIN is passed to the backend, not answered by closing our side.
       allowHalfOpen: true,
       noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
+      // No TCP keepalive on the client side: clients are local processes, whose sockets the
+      // kernel closes when they die; the probes would find nothing and cost two syscalls a
+      // connection. Backend sockets have keepalive (session.ts).
     });
     this.#server.on('connection', o.onConnection);
   }
