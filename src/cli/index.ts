@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { CommandModule } from 'yargs';
 import type yargsFactory from 'yargs';
 import type { Env } from '../config/env.js';
 import { SETTINGS } from '../config/settings.js';
@@ -22,8 +23,6 @@ export interface CliOptions {
   deps?: Partial<ServiceDeps>;
 }
 
-const COMMANDS = ['run', 'check-config'];
-
 // yargs' ES module build wraps help text in the middle of words (its cliui has no wrap-ansi);
 // the CommonJS build, same version, wraps at word boundaries.
 const yargs: typeof yargsFactory = createRequire(import.meta.url)('yargs');
@@ -42,7 +41,14 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
       outcome = result;
     },
   };
-  await yargs([...args])
+  const commands: CommandModule[] = [
+    runCommand(context, options.deps ?? {}),
+    checkConfigCommand(context),
+    demoCommand(context),
+    kubeconfigCommand(context),
+    doctorCommand(context),
+  ];
+  let cli = yargs([...args])
     .scriptName('kube-local-lb')
     .usage('$0 [command] [flags]\n\nNode-local L4 load balancer for the Kubernetes apiserver.')
     .parserConfiguration({
@@ -53,12 +59,9 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
       'parse-numbers': false,
       'parse-positional-numbers': false,
       'duplicate-arguments-array': true,
-    })
-    .command(runCommand(context, options.deps ?? {}))
-    .command(checkConfigCommand(context))
-    .command(demoCommand(context))
-    .command(kubeconfigCommand(context))
-    .command(doctorCommand(context))
+    });
+  for (const command of commands) cli = cli.command(command);
+  await cli
     .strict()
     .help()
     .alias('help', 'h')
@@ -68,14 +71,14 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
     .fail((message: string | null | undefined, err: Error | undefined) => {
       // yargs reports its own parse errors as YError; anything else was thrown by a handler.
       if (err && err.name !== 'YError') throw err;
-      throw usageError(message ?? err?.message ?? 'invalid command line', args);
+      throw usageError(message ?? err?.message ?? 'invalid command line', args, commands.map(commandName));
     })
     .parseAsync();
   return outcome;
 }
 
 /** yargs' messages, rewritten to name the flag the way the operator typed it. */
-function usageError(message: string, args: readonly string[]): UsageError {
+function usageError(message: string, args: readonly string[], commandNames: string[]): UsageError {
   const missing = /^Not enough arguments following: (.+)$/.exec(message);
   if (missing) return new UsageError(`--${missing[1] ?? ''}: missing value`);
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
@@ -86,9 +89,16 @@ function usageError(message: string, args: readonly string[]): UsageError {
       const hint = suggest(name, knownFlags());
       return new UsageError(`--${name}: unknown flag${hint ? ` (did you mean --${hint}?)` : ' (see --help)'}`);
     }
-    return new UsageError(`${name}: unknown command (expected ${COMMANDS.join(' or ')}; see --help)`);
+    const hint = suggest(name, commandNames);
+    return new UsageError(`${name}: unknown command (${hint ? `did you mean ${hint}?` : `expected ${commandNames.join(', ')}; see --help`})`);
   }
   return new UsageError(message);
+}
+
+/** `check-config` from `'check-config'`, `['run', '$0']` or `'kubeconfig <file>'`. */
+function commandName(command: CommandModule): string {
+  const [first = ''] = Array.isArray(command.command) ? command.command : [command.command ?? ''];
+  return first.split(' ')[0] ?? first;
 }
 
 function knownFlags(): string[] {
