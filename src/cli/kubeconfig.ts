@@ -50,8 +50,13 @@ export function kubeconfigCommand(context: CliContext): CommandModule {
       if (check) {
         context.stdout.write('--check: nothing written\n');
       } else if (output !== undefined) {
-        if (changes.length > 0 || output !== input) writeAtomically(output, rewritten, '--out');
-        context.stdout.write(`wrote ${output}\n`);
+        if (changes.length > 0 || output !== input) {
+          writeAtomically(output, rewritten, '--out');
+          context.stdout.write(`wrote ${output}\n`);
+        } else {
+          // Rewriting identical bytes would only wake every watcher of the file (kubelet's, ours).
+          context.stdout.write(`${output} left as it was\n`);
+        }
       } else {
         context.stdout.write(rewritten);
       }
