@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse, parseDocument } from 'yaml';
+import { runMain } from './cli-spawn.js';
+import { makeClusterPki } from './fake-apiserver/index.js';
+import { kubeconfig } from './fake-apiserver/kubeconfig.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MANIFEST = join(ROOT, 'static-pod/kube-local-lb.yaml');
+const CONFIG = join(ROOT, 'static-pod/config.yaml');
+const CONFIG_DIR = '/etc/kube-local-lb';
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  securityContext: Record<string, unknown> & { capabilities: { drop: string[] } };
+  livenessProbe: { httpGet: { host: string; port: number; path: string } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  volumeMounts: { name: string; mountPath: string; readOnly: boolean }[];
+}
+
+interface PodManifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string };
+  spec: {
+    hostNetwork: boolean;
+    priorityClassName: string;
+    automountServiceAccountToken: boolean;
+    securityContext: Record<string, unknown>;
+    containers: Container[];
+    volumes: { name: string; hostPath: { path: string; type: string } }[];
+  };
+}
+
+// `kubectl create --dry-run=client` needs an apiserver for discovery even with --validate=false,
+// so the manifest's structure is checked here field by field.
+function manifest(): PodManifest {
+  const document = parseDocument(readFileSync(MANIFEST, 'utf8'), { uniqueKeys: true });
+  assert.deepEqual(document.errors, []);
+  return document.toJS() as PodManifest;
+}
+
+function container(): Container {
+  const [only, ...more] = manifest().spec.containers;
+  assert.ok(only);
+  assert.equal(more.length, 0);
+  return only;
+}
+
+test('the static pod is a Pod on the host network, node-critical, non-root, read-only, without capabilities or token', () => {
+  const pod = manifest();
+  assert.equal(pod.apiVersion, 'v1');
+  assert.equal(pod.kind, 'Pod');
+  assert.equal(pod.metadata.namespace, 'kube-system');
+  assert.equal(pod.spec.hostNetwork, true);
+  assert.equal(pod.spec.priorityClassName, 'system-node-critical');
+  assert.equal(pod.spec.automountServiceAccountToken, false);
+  assert.equal(pod.spec.securityContext['runAsNonRoot'], true);
+  assert.equal(pod.spec.securityContext['runAsUser'], 65532);
+  const c = container();
+  assert.equal(c.image, 'kube-local-lb:0.1.0');
+  assert.equal(c.securityContext['runAsNonRoot'], true);
+  assert.equal(c.securityContext['runAsUser'], 65532);
+  assert.equal(c.securityContext['readOnlyRootFilesystem'], true);
+  assert.equal(c.securityContext['allowPrivilegeEscalation'], false);
+  assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+  assert.ok(c.resources.requests['cpu'] && c.resources.requests['memory'] && c.resources.limits['memory']);
+  assert.deepEqual(c.args, ['run', '--config', `${CONFIG_DIR}/config.yaml`]);
+});
+
+test('the image tag is the package version, and the Dockerfile runs the same user and arguments as the pod', () => {
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const c = container();
+  assert.equal(c.image, `kube-local-lb:${version}`);
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  assert.match(dockerfile, /^USER 65532:65532$/m);
+  assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+  assert.deepEqual(JSON.parse(cmd ?? 'null'), c.args);
+  assert.doesNotMatch(dockerfile, /^EXPOSE/m);
+});
+
+test('the config and the credential come from a read-only hostPath; liveness is the admin /livez of the config', () => {
+  const pod = manifest();
+  const c = container();
+  const [mount] = c.volumeMounts;
+  assert.ok(mount);
+  assert.equal(mount.mountPath, CONFIG_DIR);
+  assert.equal(mount.readOnly, true);
+  const volume = pod.spec.volumes.find((v) => v.name === mount.name);
+  assert.deepEqual(volume?.hostPath, { path: CONFIG_DIR, type: 'Directory' });
+  const config = parse(readFileSync(CONFIG, 'utf8')) as { adminListen: string; health: { kubeconfig: string } };
+  assert.ok(config.health.kubeconfig.startsWith(`${CONFIG_DIR}/`), 'the credential is inside the mounted directory');
+  const probe = c.livenessProbe.httpGet;
+  assert.equal(`${probe.host}:${probe.port}`, config.adminListen);
+  assert.equal(probe.path, '/livez');
+});
+
+test('the pod\'s arguments pass check-config with the example config (its directory stood in for by a temp one)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'klb-static-pod-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = makeClusterPki();
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfig({ server: 'https://10.0.0.11:6443', caPem: pki.ca.certPem,
+    user: { certPem: pki.probe.certPem, keyPem: pki.probe.keyPem } }), { mode: 0o600 });
+  writeFileSync(join(dir, 'config.yaml'), readFileSync(CONFIG, 'utf8').replaceAll(`${CONFIG_DIR}/`, `${dir}/`));
+  const [command, ...rest] = container().args.map((arg) => arg.replace(CONFIG_DIR, dir));
+  assert.equal(command, 'run');
+  const result = await runMain(['check-config', ...rest]);
+  assert.equal(result.stderr, '');
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^ {2}auth: kubeconfig$/m);
+  assert.match(result.stdout, /^ {2}- address: 10\.0\.0\.13:6443$/m);
+});
