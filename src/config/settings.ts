@@ -1,18 +1,7 @@
 import { DEFAULTS, BALANCE, HEALTH_AUTH, HEALTH_SCHEME, LOG_LEVELS, REPLAY } from './schema.js';
 import type { Balance, BackendConfig, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
-import {
-  adminAddress,
-  backendList,
-  boolean,
-  duration,
-  filePath,
-  hostName,
-  httpPath,
-  integer,
-  listenList,
-  oneOf,
-  type ValueKind,
-} from './values.js';
+import { adminAddress, backendList, listenList } from './address-values.js';
+import { boolean, duration, filePath, hostName, httpPath, integer, oneOf, type ValueKind } from './values.js';
 
 /**
  * Every setting an operator can give, flat: one entry per flag. `load.ts` turns a complete set
