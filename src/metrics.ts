@@ -161,6 +161,11 @@ export class Metrics {
     this.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
     this.panic.set(0);
     collectDefaultMetrics({ register: registry, prefix: P });
+    // prom-client names three of its gauges *_total, which Prometheus reserves for counters
+    // (promtool check metrics flags them); the same numbers remain, by type, without the suffix.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(`${P}${name}`);
+    }
   }
 
   /** Where session counts come from (the pool). */
