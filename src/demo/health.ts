@@ -28,9 +28,11 @@ const CHECKS: ReadonlyArray<{ name: string; roots: readonly HealthRoot[] }> = [
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
 
+const ROOTS: Readonly<Record<string, HealthRoot>> = { '/livez': 'livez', '/readyz': 'readyz', '/healthz': 'healthz' };
+
 /** The health root a path names, or null. Subpaths such as `/readyz/etcd` are not imitated. */
 export function healthRoot(path: string): HealthRoot | null {
-  return path === '/livez' || path === '/readyz' || path === '/healthz' ? path.slice(1) as HealthRoot : null;
+  return ROOTS[path] ?? null;
 }
 
 /** The answer of a health root; `draining` fails readyz's `shutdown` check. */

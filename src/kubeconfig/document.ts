@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Scalar, type YAMLMap } from 'yaml';
 import { ConfigError } from '../config/config-error.js';
 import { describeFileError } from '../config/file-access.js';
 
@@ -25,8 +25,10 @@ export interface ClusterEntry {
   readonly name: string;
   /** The `cluster:` mapping. */
   readonly map: YAMLMap;
-  /** The `server:` pair; its value is a plain or quoted scalar. */
-  readonly server: Pair<Scalar, Scalar>;
+  /** The `server` key. */
+  readonly serverKey: Scalar;
+  /** Its value: a plain or quoted scalar holding a string. */
+  readonly serverValue: Scalar;
 }
 
 /** Reads and parses `file`; see {@link parseKubeconfig}. `where` names the flag that gave the path. */
@@ -88,7 +90,7 @@ function clusterEntries(root: YAMLMap, file: string): ClusterEntry[] {
     if (value.type === 'BLOCK_FOLDED' || value.type === 'BLOCK_LITERAL') {
       throw new ConfigError(`${at}.cluster.server`, value.value, 'is a block scalar (| or >): write it on one line to have it rewritten');
     }
-    return { index, name, map, server: server as Pair<Scalar, Scalar> };
+    return { index, name, map, serverKey: server.key, serverValue: value };
   });
 }
 

@@ -45,8 +45,8 @@ export function rewriteKubeconfig(source: KubeconfigDocument, target: RewriteTar
   const splices: Splice[] = [];
   const changes: Change[] = [];
   for (const cluster of chosen) {
-    const server = cluster.server.value;
-    if (server && server.value !== target.server) {
+    const server = cluster.serverValue;
+    if (server.value !== target.server) {
       changes.push({ cluster: cluster.name, key: 'server', from: String(server.value), to: target.server });
       splices.push(replaceScalar(server, target.server, cluster.map.flow === true));
     }
@@ -98,9 +98,8 @@ function valueAfterKey(text: string, pair: Pair, value: string, flow: boolean): 
 
 /** A new `tls-server-name` pair right after `server`, in the style of the `server` pair. */
 function pairAfter(text: string, cluster: ClusterEntry, value: string): Splice {
-  const key = cluster.server.key;
-  const serverValue = cluster.server.value;
-  if (!key || !serverValue) throw new Error('a server pair without key or value');
+  const key = cluster.serverKey;
+  const serverValue = cluster.serverValue;
   const [keyStart] = rangeOf(key);
   const [, valueEnd] = rangeOf(serverValue);
   const keyText = scalarText(TLS_SERVER_NAME, key.type ?? 'PLAIN', cluster.map.flow === true);
