@@ -149,3 +149,21 @@ test('graceful shutdown of an apiserver: readyz 500 drains it, the closed listen
   const down = await logs.waitFor({ event: 'backend_state', backend: going.address, to: 'down' });
   assert.equal(down['from'], 'draining');
 });
+
+test('a silent apiserver is confirmed by a hedge probe: down 1.5 check timeouts after its first silent check, not 2', async (t) => {
+  const cluster = await fakeCluster(1);
+  t.after(() => cluster.close());
+  const [apiserver] = cluster.apiservers;
+  assert.ok(apiserver);
+  const logs = logSink();
+  const health = { ...FAST, intervalMs: 100, timeoutMs: 1000, fall: 2, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) };
+  const lb = await startProxy({ backends: [apiserver.address], health }, logs);
+  t.after(() => lb.close());
+  await logs.waitFor({ event: 'backend_state', backend: apiserver.address, to: 'up' });
+  const silentAt = Date.now();
+  await apiserver.blackhole();
+  await logs.waitFor({ event: 'backend_state', backend: apiserver.address, to: 'down' }, 5000);
+  const tookMs = Date.now() - silentAt;
+  // Without the hedge: up to interval x 1.2 + 2 x timeout = 2120 ms.
+  assert.ok(tookMs < 1.2 * health.intervalMs + 1.5 * health.timeoutMs + 350, `down after ${tookMs} ms`);
+});

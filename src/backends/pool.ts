@@ -145,6 +145,7 @@ export class Pool {
       settings: () => this.#config.health,
       credentials: () => this.#credentials.current(),
       onResult: (r) => this.#onCheck(backend, r),
+      shouldHedge: () => backend.state.kind !== 'down',
       onCredentialError: (err) => {
         if (err.message === this.#credentialError) return;
         this.#credentialError = err.message;

@@ -31,6 +31,12 @@ export interface CheckerOptions {
   onResult: (result: CheckResult) => NextCheck;
   /** A credential could not be loaded: the check goes on without it (anonymous). */
   onCredentialError: (err: CredentialError) => void;
+  /**
+   * A check has been silent for half its timeout: should a second probe, on a fresh connection,
+   * start now? (Yes while the backend is in service: its verdict is the confirmation the state
+   * change needs, half a timeout sooner than a check started after the first one timed out.)
+   */
+  shouldHedge?: () => boolean;
   random?: () => number;
   now?: () => number;
 }
@@ -48,7 +54,9 @@ const MIN_GAP_MS = 50;
  */
 export class Checker {
   #timer: NodeJS.Timeout | undefined;
-  #inFlight: http.ClientRequest | undefined;
+  /** A round (one probe, maybe a hedge beside it) is under way. */
+  #busy = false;
+  readonly #requests = new Set<http.ClientRequest>();
   #again = false;
   #stopped = false;
   #agent: http.Agent | undefined;
@@ -70,7 +78,7 @@ export class Checker {
   /** Check as soon as possible (a session just failed to reach the backend). */
   checkNow(): void {
     if (this.#stopped) return;
-    if (this.#inFlight) {
+    if (this.#busy) {
       // The answer in flight may predate the failure: check once more right after it.
       this.#again = true;
       return;
@@ -83,8 +91,8 @@ export class Checker {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#inFlight?.destroy();
-    this.#inFlight = undefined;
+    for (const req of this.#requests) req.destroy();
+    this.#requests.clear();
     this.#agent?.destroy();
     this.#agent = undefined;
   }
@@ -104,7 +112,8 @@ export class Checker {
   }
 
   async #run(): Promise<void> {
-    if (this.#stopped || this.#inFlight) return;
+    if (this.#stopped || this.#busy) return;
+    this.#busy = true;
     this.#lastStart = this.#now();
     this.#again = false;
     const settings = this.o.settings();
@@ -116,9 +125,21 @@ export class Checker {
       this.o.onCredentialError(err);
     }
     if (this.#stopped) return;
-    const result = await this.#probe(settings, creds, true);
+    const main = this.#probe(settings, creds, this.#agentFor(settings, creds), true);
+    let hedge: Promise<CheckResult> | undefined;
+    const hedgeTimer = setTimeout(() => {
+      if (!this.#stopped && this.o.shouldHedge?.()) hedge = this.#probe(settings, creds, false, false);
+    }, Math.round(settings.timeoutMs / 2));
+    const first = await main;
+    clearTimeout(hedgeTimer);
     if (this.#stopped) return;
-    const next = this.o.onResult(result);
+    let next = this.o.onResult(first);
+    if (hedge) {
+      const second = await hedge;
+      if (this.#stopped) return;
+      next = this.o.onResult(second);
+    }
+    this.#busy = false;
     if (this.#again || next === 'now') this.#schedule(Math.max(0, this.#lastStart + MIN_GAP_MS - this.#now()));
     else if (next === 'soon') this.#schedule(Math.max(MIN_GAP_MS, Math.round(settings.intervalMs / 4)));
     else this.#schedule(this.#jittered(settings.intervalMs));
@@ -144,10 +165,13 @@ export class Checker {
     return this.#agent;
   }
 
-  #probe(settings: HealthConfig, creds: ProbeCredentials | undefined, mayRetry: boolean): Promise<CheckResult> {
+  /**
+   * One GET of the health path. `agent` false: a one-off connection (the hedge), with the same
+   * TLS settings as the kept-alive one.
+   */
+  #probe(settings: HealthConfig, creds: ProbeCredentials | undefined, agent: http.Agent | false, mayRetry: boolean): Promise<CheckResult> {
     const started = this.#now();
-    const startedHr = process.hrtime.bigint();
-    const agent = this.#agentFor(settings, creds);
+    const startedMs = performance.now();
     const { host, port } = this.o.target;
     return new Promise<CheckResult>((resolve) => {
       let done = false;
@@ -156,8 +180,8 @@ export class Checker {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        this.#inFlight = undefined;
-        resolve({ reason, status, at: started, durationMs: Number(process.hrtime.bigint() - startedHr) / 1e6 });
+        this.#requests.delete(req);
+        resolve({ reason, status, at: started, durationMs: performance.now() - startedMs });
       };
       const options: https.RequestOptions = {
         host,
@@ -167,9 +191,12 @@ export class Checker {
         agent,
         headers: { 'user-agent': `kube-local-lb/${VERSION}`, accept: 'text/plain', ...creds?.headers },
         servername: settings.tlsServerName,
+        ...(agent === false
+          ? { ca: creds?.ca, cert: creds?.cert, key: creds?.key, rejectUnauthorized: !settings.insecureSkipVerify }
+          : {}),
       };
       const req = (settings.scheme === 'http' ? http : https).request(options);
-      this.#inFlight = req;
+      this.#requests.add(req);
       const timer = setTimeout(() => {
         finish(connected ? 'timeout' : 'connect_timeout', undefined);
         // Destroying the socket too: a connection that stopped answering is not reused.
@@ -186,8 +213,8 @@ export class Checker {
         if (mayRetry && req.reusedSocket && reasonOfError(err) === 'reset') {
           done = true;
           clearTimeout(timer);
-          this.#inFlight = undefined;
-          void this.#probe(settings, creds, false).then(resolve);
+          this.#requests.delete(req);
+          void this.#probe(settings, creds, agent, false).then(resolve);
           return;
         }
         finish(reasonOfError(err), undefined);
