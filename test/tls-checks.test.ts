@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type { HealthConfig } from '../src/config/schema.js';
 import { makeClusterPki } from './fake-apiserver/index.js';
 import { kubeconfig } from './fake-apiserver/kubeconfig.js';
 import { fakeCluster } from './helpers/cluster.js';
@@ -9,6 +10,19 @@ import { startProxy } from './helpers/proxy.js';
 import { waitUntil } from './helpers/wait.js';
 
 const FAST = { scheme: 'https' as const, intervalMs: 100, timeoutMs: 500, rise: 1, fall: 2 };
+
+/** One fake apiserver behind a proxy whose checks trust `caPem` (default: the cluster's CA). */
+async function behindProxy(t: TestContext, o: { cluster?: Parameters<typeof fakeCluster>[1]; health?: Partial<HealthConfig>; caPem?: string } = {}) {
+  const cluster = await fakeCluster(1, o.cluster);
+  t.after(() => cluster.close());
+  const [apiserver] = cluster.apiservers;
+  assert.ok(apiserver);
+  const logs = logSink();
+  const caFile = cluster.file('ca.crt', o.caPem ?? cluster.pki.ca.certPem);
+  const lb = await startProxy({ backends: [apiserver.address], health: { ...FAST, caFile, ...o.health } }, logs);
+  t.after(() => lb.close());
+  return { cluster, apiserver, logs, lb };
+}
 
 test('with --anonymous-auth=false every credential mode is accepted: token, client certificate, kubeconfig', async (t) => {
   const cluster = await fakeCluster(1, { anonymous: 'off' });
@@ -44,14 +58,7 @@ test('with --anonymous-auth=false every credential mode is accepted: token, clie
 });
 
 test('anonymous checks against --anonymous-auth=false get 401: the backend stays in service, the log names the credential', async (t) => {
-  const cluster = await fakeCluster(1, { anonymous: 'off' });
-  t.after(() => cluster.close());
-  const [apiserver] = cluster.apiservers;
-  assert.ok(apiserver);
-  const logs = logSink();
-  const lb = await startProxy({ backends: [apiserver.address],
-    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) } }, logs);
-  t.after(() => lb.close());
+  const { apiserver, logs, lb } = await behindProxy(t, { cluster: { anonymous: 'off' } });
   const line = await logs.waitFor({ event: 'backend_check_unauthorized' });
   assert.equal(line['reason'], 'unauthorized');
   assert.equal(line['credential'], 'anonymous');
@@ -61,14 +68,7 @@ test('anonymous checks against --anonymous-auth=false get 401: the backend stays
 });
 
 test('anonymous checks where system:public-info-viewer is unbound get 403 and stay in service', async (t) => {
-  const cluster = await fakeCluster(1, { publicInfoViewer: false });
-  t.after(() => cluster.close());
-  const [apiserver] = cluster.apiservers;
-  assert.ok(apiserver);
-  const logs = logSink();
-  const lb = await startProxy({ backends: [apiserver.address],
-    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) } }, logs);
-  t.after(() => lb.close());
+  const { apiserver, logs } = await behindProxy(t, { cluster: { publicInfoViewer: false } });
   assert.equal((await logs.waitFor({ event: 'backend_check_unauthorized' }))['reason'], 'forbidden');
   await logs.waitFor({ event: 'backend_state', backend: apiserver.address, to: 'up' });
 });
@@ -93,41 +93,20 @@ test('a rotated token file is read again: a bad token (401) becomes a good one w
 
 test('a serving certificate without the server name fails the check (tls_name) and the backend goes down', async (t) => {
   const wrong = makeClusterPki({ sans: { dnsNames: ['some-other-name'], ipAddresses: ['10.0.0.9'] } });
-  const cluster = await fakeCluster(1, { pki: wrong });
-  t.after(() => cluster.close());
-  const [apiserver] = cluster.apiservers;
-  assert.ok(apiserver);
-  const logs = logSink();
-  const lb = await startProxy({ backends: [apiserver.address],
-    health: { ...FAST, caFile: cluster.file('ca.crt', wrong.ca.certPem) } }, logs);
-  t.after(() => lb.close());
+  const { apiserver, logs } = await behindProxy(t, { cluster: { pki: wrong }, caPem: wrong.ca.certPem });
   const down = await logs.waitFor({ event: 'backend_state', backend: apiserver.address, to: 'down' });
   assert.equal(down['reason'], 'tls_name');
 });
 
 test('a CA that did not sign the serving certificate fails the check (tls_verify)', async (t) => {
-  const cluster = await fakeCluster(1);
-  t.after(() => cluster.close());
-  const [apiserver] = cluster.apiservers;
-  assert.ok(apiserver);
   const other = makeClusterPki();
-  const logs = logSink();
-  const lb = await startProxy({ backends: [apiserver.address],
-    health: { ...FAST, caFile: cluster.file('other-ca.crt', other.ca.certPem) } }, logs);
-  t.after(() => lb.close());
+  const { apiserver, logs } = await behindProxy(t, { caPem: other.ca.certPem });
   const down = await logs.waitFor({ event: 'backend_state', backend: apiserver.address, to: 'down' });
   assert.equal(down['reason'], 'tls_verify');
 });
 
 test('checks reuse one kept-alive TLS connection: many checks, one handshake', async (t) => {
-  const cluster = await fakeCluster(1);
-  t.after(() => cluster.close());
-  const [apiserver] = cluster.apiservers;
-  assert.ok(apiserver);
-  const logs = logSink();
-  const lb = await startProxy({ backends: [apiserver.address],
-    health: { ...FAST, intervalMs: 50, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) } }, logs);
-  t.after(() => lb.close());
+  const { apiserver } = await behindProxy(t, { health: { intervalMs: 50 } });
   await waitUntil(() => (apiserver.counters.requestsByPath.get('/readyz') ?? 0) >= 20, '20 checks');
   assert.equal(apiserver.counters.tlsHandshakes, 1);
 });
@@ -151,14 +130,8 @@ test('graceful shutdown of an apiserver: readyz 500 drains it, the closed listen
 });
 
 test('a silent apiserver is confirmed by a hedge probe: down 1.5 check timeouts after its first silent check, not 2', async (t) => {
-  const cluster = await fakeCluster(1);
-  t.after(() => cluster.close());
-  const [apiserver] = cluster.apiservers;
-  assert.ok(apiserver);
-  const logs = logSink();
-  const health = { ...FAST, intervalMs: 100, timeoutMs: 1000, fall: 2, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) };
-  const lb = await startProxy({ backends: [apiserver.address], health }, logs);
-  t.after(() => lb.close());
+  const health = { intervalMs: 100, timeoutMs: 1000, fall: 2 };
+  const { apiserver, logs } = await behindProxy(t, { health });
   await logs.waitFor({ event: 'backend_state', backend: apiserver.address, to: 'up' });
   const silentAt = Date.now();
   await apiserver.blackhole();

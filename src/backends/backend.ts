@@ -145,13 +145,18 @@ export class Backend {
     if (kind === 'down') {
       for (const session of [...this.sessions]) session.onBackendDown(this, reason);
     } else if (kind === 'draining' && this.#drainTimer === undefined) {
-      const { drainTimeoutMs } = this.thresholds();
-      this.#drainTimer = setTimeout(() => {
-        this.#drainTimer = undefined;
-        for (const session of [...this.sessions]) session.onDrainTimeout(this);
-      }, drainTimeoutMs);
-      this.#drainTimer.unref();
+      this.#startDrainTimer();
     }
+  }
+
+  /** After the drain timeout, the sessions still open are closed. */
+  #startDrainTimer(): void {
+    this.#clearDrainTimer();
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      for (const session of [...this.sessions]) session.onDrainTimeout(this);
+    }, this.thresholds().drainTimeoutMs);
+    this.#drainTimer.unref();
   }
 
   /**
@@ -161,14 +166,7 @@ export class Backend {
   remove(): void {
     if (this.#removed) return;
     this.#removed = true;
-    if (this.sessions.size === 0) return;
-    const { drainTimeoutMs } = this.thresholds();
-    this.#clearDrainTimer();
-    this.#drainTimer = setTimeout(() => {
-      this.#drainTimer = undefined;
-      for (const session of [...this.sessions]) session.onDrainTimeout(this);
-    }, drainTimeoutMs);
-    this.#drainTimer.unref();
+    if (this.sessions.size > 0) this.#startDrainTimer();
   }
 
   close(): void {
