@@ -99,7 +99,9 @@ test('/readyz is 503 with the reasons when every backend is down; /livez answers
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
   assert.equal((await fetchText(admin, '/readyz')).status, 200);
   assert.equal((await fetchText(admin, '/livez')).body, 'ok\n');
-  const view = JSON.parse((await fetchText(admin, '/backends')).body) as { backends: { address: string; state: string; lastCheck: { verdict: string } }[] };
+  const view = JSON.parse((await fetchText(admin, '/backends')).body) as {
+    healthCredential: string; backends: { address: string; state: string; lastCheck: { verdict: string } }[] };
+  assert.equal(view.healthCredential, 'bearer token from /nonexistent/token');
   assert.equal(view.backends[0]?.address, a.address);
   assert.equal(view.backends[0]?.state, 'up');
   assert.equal(view.backends[0]?.lastCheck.verdict, 'pass');

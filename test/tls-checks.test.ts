@@ -140,3 +140,26 @@ test('a silent apiserver is confirmed by a hedge probe: down 1.5 check timeouts 
   // Without the hedge: up to interval x 1.2 + 2 x timeout = 2120 ms.
   assert.ok(tookMs < 1.2 * health.intervalMs + 1.5 * health.timeoutMs + 350, `down after ${tookMs} ms`);
 });
+
+test('a kubeconfig whose client certificate file rotates (kubelet.conf style) is read again', async (t) => {
+  const cluster = await fakeCluster(1, { anonymous: 'off' });
+  t.after(() => cluster.close());
+  const [apiserver] = cluster.apiservers;
+  assert.ok(apiserver);
+  // First a certificate of another CA: the apiserver answers 401.
+  const stranger = makeClusterPki().probe;
+  const certFile = cluster.file('client-current.pem', stranger.certPem + stranger.keyPem);
+  cluster.file('ca.crt', cluster.pki.ca.certPem);
+  const kc = cluster.file('kubelet.conf', [
+    'apiVersion: v1', 'kind: Config', 'current-context: c',
+    'clusters: [{name: k, cluster: {server: "https://x:6443", certificate-authority: ca.crt}}]',
+    'users: [{name: u, user: {client-certificate: client-current.pem, client-key: client-current.pem}}]',
+    'contexts: [{name: c, context: {cluster: k, user: u}}]', ''].join('\n'));
+  const logs = logSink();
+  const lb = await startProxy({ backends: [apiserver.address], health: { ...FAST, auth: 'kubeconfig', kubeconfigFile: kc } }, logs);
+  t.after(() => lb.close());
+  assert.equal((await logs.waitFor({ event: 'backend_check_unauthorized' }))['reason'], 'unauthorized');
+  // kubelet rotates its certificate; the kubeconfig itself does not change.
+  writeFileSync(certFile, cluster.pki.probe.certPem + cluster.pki.probe.keyPem);
+  await logs.waitFor({ event: 'backend_check_authorized', backend: apiserver.address });
+});

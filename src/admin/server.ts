@@ -111,7 +111,7 @@ export class AdminServer {
       }
       case '/backends': {
         const pool = this.o.pool();
-        const body = JSON.stringify({ panic: pool.panic, backends: pool.backends.map(viewOf) }, null, 2);
+        const body = JSON.stringify({ panic: pool.panic, healthCredential: pool.credential, backends: pool.backends.map(viewOf) }, null, 2);
         res.writeHead(200, { 'content-type': 'application/json' }).end(`${body}\n`);
         return;
       }

@@ -65,6 +65,11 @@ export class Pool {
     return this.#config.health;
   }
 
+  /** How the checks authenticate: the mode and its files, never their contents. */
+  get credential(): string {
+    return this.#credentials.describe();
+  }
+
   /** Starts every checker; the first checks run at once. */
   start(): void {
     for (const checker of this.#checkers.values()) checker.start();

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../config/config-error.js';
 import type { HealthConfig } from '../config/schema.js';
+import { readClientView } from '../kubeconfig/client.js';
 
 /** What a check sends to prove who it is, and what it trusts. Never logged. */
 export interface ProbeCredentials {
@@ -29,6 +29,8 @@ export class CredentialError extends Error {
 export class CredentialSource {
   #cached: ProbeCredentials | undefined;
   #stamp = '';
+  /** Files a kubeconfig refers to (kubelet.conf names a rotating client certificate). */
+  #referenced: string[] = [];
   #loading: Promise<ProbeCredentials> | undefined;
 
   constructor(private readonly health: HealthConfig) {}
@@ -59,12 +61,13 @@ export class CredentialSource {
   }
 
   async current(): Promise<ProbeCredentials> {
-    const stamp = await this.#stampOf(this.files());
+    const stamp = await this.#stampOf([...this.files(), ...this.#referenced]);
     if (this.#cached && stamp === this.#stamp) return this.#cached;
     this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
     const creds = await this.#loading;
     this.#cached = creds;
-    this.#stamp = stamp;
+    // Stamped after loading, over what the load actually read.
+    this.#stamp = await this.#stampOf([...this.files(), ...this.#referenced]);
     return creds;
   }
 
@@ -109,12 +112,23 @@ export class CredentialSource {
       }
       case 'kubeconfig': {
         const file = required(h.kubeconfigFile, '--health-kubeconfig');
-        const k = await readKubeconfig(file);
-        ca ??= k.ca;
-        cert = k.cert;
-        key = k.key;
-        if (k.token !== undefined) headers['authorization'] = `Bearer ${k.token}`;
-        source = `kubeconfig ${file} (${k.token !== undefined ? 'token' : k.cert ? 'client certificate' : 'no credential'})`;
+        let view;
+        try {
+          view = readClientView(file, '--health-kubeconfig');
+        } catch (err) {
+          if (err instanceof ConfigError) throw new CredentialError(err.message);
+          throw err;
+        }
+        this.#referenced = view.referencedFiles;
+        if (view.caPem !== undefined) ca ??= Buffer.from(view.caPem);
+        const c = view.credential;
+        if (c.kind === 'client-cert') {
+          cert = Buffer.from(c.certPem);
+          key = Buffer.from(c.keyPem);
+        } else if (c.kind === 'token') {
+          headers['authorization'] = `Bearer ${c.token}`;
+        }
+        source = `kubeconfig ${file} (${c.kind === 'none' ? 'no credential' : c.kind})`;
         break;
       }
     }
@@ -141,59 +155,4 @@ async function readToken(file: string, what: string): Promise<string> {
   const token = (await readNamed(file, what)).toString('utf8').trim();
   if (token.length === 0) throw new CredentialError(`${what}: ${file} is empty`);
   return token;
-}
-
-interface KubeconfigCredential {
-  ca: Buffer | undefined;
-  cert: Buffer | undefined;
-  key: Buffer | undefined;
-  token: string | undefined;
-}
-
-/**
- * Reads the current context's cluster CA and user credential from a kubeconfig. Relative file
- * paths are relative to the kubeconfig's own directory, as kubectl reads them.
- */
-export async function readKubeconfig(file: string): Promise<KubeconfigCredential> {
-  const what = '--health-kubeconfig';
-  let doc: unknown;
-  try {
-    doc = parseYaml((await readNamed(file, what)).toString('utf8'));
-  } catch (err) {
-    if (err instanceof CredentialError) throw err;
-    throw new CredentialError(`${what}: ${file} is not valid YAML`);
-  }
-  const root = asRecord(doc);
-  const contextName = str(root['current-context']);
-  const context = pickNamed(root['contexts'], contextName, 'context');
-  const cluster = pickNamed(root['clusters'], str(context?.['cluster']), 'cluster');
-  const user = pickNamed(root['users'], str(context?.['user']), 'user');
-  const base = dirname(file);
-  const fromData = (v: unknown) => (typeof v === 'string' && v ? Buffer.from(v, 'base64') : undefined);
-  const fromPath = async (v: unknown) => (typeof v === 'string' && v ? readNamed(resolve(base, v), what) : undefined);
-  const token =
-    str(user?.['token']) ??
-    (typeof user?.['tokenFile'] === 'string' ? await readToken(resolve(base, user['tokenFile']), what) : undefined);
-  return {
-    ca: fromData(cluster?.['certificate-authority-data']) ?? (await fromPath(cluster?.['certificate-authority'])),
-    cert: fromData(user?.['client-certificate-data']) ?? (await fromPath(user?.['client-certificate'])),
-    key: fromData(user?.['client-key-data']) ?? (await fromPath(user?.['client-key'])),
-    token,
-  };
-}
-
-function asRecord(v: unknown): Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
-/** `clusters: [{name, cluster: {...}}]`: the entry named `name`, or the only one. */
-function pickNamed(list: unknown, name: string | undefined, inner: string): Record<string, unknown> | undefined {
-  if (!Array.isArray(list)) return undefined;
-  const entries = list.map(asRecord);
-  const hit = name !== undefined ? entries.find((e) => e['name'] === name) : entries.length === 1 ? entries[0] : undefined;
-  return hit ? asRecord(hit[inner]) : undefined;
 }

@@ -22,6 +22,8 @@ export interface ClientView {
   caPem: string | undefined;
   insecureSkipVerify: boolean;
   credential: ClientCredential;
+  /** The files the view was read from besides the kubeconfig (CA, certificate, key, token): a change to any is a new credential. */
+  referencedFiles: string[];
 }
 
 /**
@@ -51,6 +53,7 @@ export function readClientView(file: string, where: string): ClientView {
   const user = users[userIndex]?.value ?? {};
 
   const base = dirname(resolve(file));
+  const referencedFiles: string[] = [];
   const at = (list: string, index: number, key: string): string => `${file}: ${list}[${index}].${list.slice(0, -1)}.${key}`;
   const fromData = (value: unknown, where: string): string | undefined => {
     if (value === undefined || value === null || value === '') return undefined;
@@ -60,8 +63,10 @@ export function readClientView(file: string, where: string): ClientView {
   const fromFile = (value: unknown, where: string): string | undefined => {
     if (value === undefined || value === null || value === '') return undefined;
     if (typeof value !== 'string') throw new ConfigError(where, value, 'is not a file path');
+    const path = resolve(base, value);
+    referencedFiles.push(path);
     try {
-      return readFileSync(resolve(base, value), 'utf8');
+      return readFileSync(path, 'utf8');
     } catch (err) {
       throw new ConfigError(where, value, `cannot be read: ${describeFileError(err)}`);
     }
@@ -84,7 +89,8 @@ export function readClientView(file: string, where: string): ClientView {
   if (certPem !== undefined && keyPem !== undefined) credential = { kind: 'client-cert', certPem, keyPem };
   else if (token !== undefined && token !== '') credential = { kind: 'token', token };
 
-  return { file, cluster: cluster.name, server, tlsServerName, caPem, insecureSkipVerify: c['insecure-skip-tls-verify'] === true, credential };
+  return { file, cluster: cluster.name, server, tlsServerName, caPem, insecureSkipVerify: c['insecure-skip-tls-verify'] === true, credential,
+    referencedFiles };
 }
 
 /** `[{name, cluster: {...}}]` as name and inner mapping; entries without either are skipped. */
