@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * The process entry: the one place that sets the exit code, exits and handles signals.
- * Exit codes: 0 stopped cleanly (or a command finished); 1 failed to start or stop, or forced by
- * a second signal; 2 invalid command line or configuration. Failures are one line on stderr,
+ * Exit codes: 0 stopped cleanly (or a command finished); 1 failed to start or stop, forced by a
+ * second signal, or a command found a problem or could not read what it needs (status, doctor);
+ * 2 invalid command line or configuration. Failures are one line on stderr,
  * `kube-local-lb: <message>`, never a stack: an operator reads it in `journalctl` or
  * `kubectl logs --previous`.
  */
 import { ConfigError } from './config/config-error.js';
 import { runCli } from './cli/index.js';
-import { StartupError, UsageError } from './cli/errors.js';
+import { CommandFailed, StartupError, UsageError } from './cli/errors.js';
 import type { Service } from './cli/service.js';
 
 const EXIT_FAILURE = 1;
@@ -24,7 +25,7 @@ function exitCodeFor(err: unknown): number {
     report(err.message);
     return EXIT_USAGE;
   }
-  if (err instanceof StartupError) {
+  if (err instanceof StartupError || err instanceof CommandFailed) {
     report(err.message);
     return EXIT_FAILURE;
   }
@@ -67,6 +68,8 @@ try {
   if (outcome.kind === 'serving') {
     service = outcome.service;
     handleStopSignals(outcome.service);
+  } else if (outcome.exitCode !== undefined) {
+    process.exitCode = outcome.exitCode;
   }
 } catch (err) {
   process.exitCode = exitCodeFor(err);

@@ -1,8 +1,6 @@
-import http from 'node:http';
+import { getText, parseBackends } from '../admin/client.js';
 import type { BackendView } from '../admin/server.js';
 import type { Finding } from './finding.js';
-
-const TIMEOUT_MS = 3000;
 
 /** What to do about a backend that is down, by the reason the pool gives (health/verdict.ts). */
 const DOWN_FIXES: Readonly<Record<string, string>> = {
@@ -29,7 +27,7 @@ export async function backendFindings(adminUrl: string): Promise<Finding[]> {
   const url = `${adminUrl.replace(/\/+$/, '')}/backends`;
   let body: string;
   try {
-    body = await get(url);
+    body = await getText(url);
   } catch (err) {
     return [{ level: 'problem', text: `cannot read ${url}: ${err instanceof Error ? err.message : String(err)}`,
       fix: 'is kube-local-lb running? Pass --admin with its --admin-listen address (default http://127.0.0.1:9445)' }];
@@ -95,41 +93,4 @@ function authorizationFindings(backends: readonly BackendView[]): Finding[] {
       fix: 'see kube-local-lb\'s log (event backend_check_unauthorized) for the credential used' });
   }
   return findings;
-}
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: TIMEOUT_MS, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode ?? '?'}`))));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code ?? err.message)));
-  });
-}
-
-/** `/backends` as data, checked field by field: the doctor may meet a proxy of another version. */
-function parseBackends(body: string): { backends: BackendView[]; panic: boolean } | undefined {
-  let data: unknown;
-  try {
-    data = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (data === null || typeof data !== 'object' || !('backends' in data) || !Array.isArray(data.backends)) return undefined;
-  const backends: BackendView[] = [];
-  for (const item of data.backends as unknown[]) {
-    if (item === null || typeof item !== 'object') return undefined;
-    const b = item as Partial<BackendView>;
-    if (typeof b.address !== 'string' || typeof b.state !== 'string') return undefined;
-    backends.push({
-      address: b.address, state: b.state, since: String(b.since ?? ''), reason: b.reason, reasonText: b.reasonText,
-      priority: b.priority ?? 0, weight: b.weight ?? 1, sessions: b.sessions ?? 0, suspect: b.suspect ?? false,
-      checkAuthorized: b.checkAuthorized ?? true, lastCheck: b.lastCheck ?? null,
-    });
-  }
-  return { backends, panic: 'panic' in data && data.panic === true };
 }
