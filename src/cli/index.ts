@@ -11,6 +11,7 @@ import { doctorCommand } from './doctor.js';
 import { UsageError } from './errors.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 import type { ServiceDeps } from './service.js';
 import { VERSION } from '../version.js';
 
@@ -44,6 +45,7 @@ export async function runCli(args: readonly string[], options: CliOptions): Prom
   const commands: CommandModule[] = [
     runCommand(context, options.deps ?? {}),
     checkConfigCommand(context),
+    statusCommand(context),
     demoCommand(context),
     kubeconfigCommand(context),
     doctorCommand(context),
