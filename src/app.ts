@@ -141,25 +141,48 @@ class Runtime implements App {
   }
 
   async reload(config: Config): Promise<void> {
+    // Listeners first: binding a new address is the one step that can fail, and a reload that
+    // fails must leave everything as it was (old addresses, backends and settings).
+    if (!this.o.listenFds?.length) await this.#moveListeners(config.listen);
     const old = this.#config;
     this.#config = config;
     this.pool.update(config);
-    // Listen addresses: new ones bound, gone ones closed; sessions of either are not touched.
-    if (!this.o.listenFds?.length) {
-      const wanted = new Map(config.listen.map((a) => [formatHostPort(a), a]));
-      for (const [key, listener] of this.#listeners) {
-        if (!wanted.has(key)) {
-          listener.close();
-          this.#listeners.delete(key);
-        }
-      }
-      for (const [key, address] of wanted) {
-        if (!this.#listeners.has(key)) await this.#openListener({ kind: 'address', address });
-      }
-    }
     if (JSON.stringify(old.health) !== JSON.stringify(config.health)) this.#warnAboutSettings(config);
+    if (JSON.stringify(old.adminListen) !== JSON.stringify(config.adminListen)) {
+      this.#log.warn({ event: 'restart_required', key: 'adminListen' },
+        'adminListen changed: the admin endpoint stays where it is until kube-local-lb restarts');
+    }
     this.metrics.configReloads.inc({ result: 'applied' });
     this.#log.info({ event: 'config_reloaded', backends: config.backends.length }, 'configuration reloaded');
+  }
+
+  /**
+   * New listen addresses are bound before gone ones are closed, so the proxy never stops
+   * accepting; when one cannot be bound, the ones just bound are closed again and the error
+   * thrown, nothing else changed. Sessions accepted on either are not touched.
+   */
+  async #moveListeners(listen: readonly HostPort[]): Promise<void> {
+    const wanted = new Map(listen.map((a) => [formatHostPort(a), a]));
+    const added: string[] = [];
+    try {
+      for (const [key, address] of wanted) {
+        if (this.#listeners.has(key)) continue;
+        await this.#openListener({ kind: 'address', address });
+        added.push(key);
+      }
+    } catch (err) {
+      for (const key of added) {
+        this.#listeners.get(key)?.close();
+        this.#listeners.delete(key);
+      }
+      throw err;
+    }
+    for (const [key, listener] of this.#listeners) {
+      if (!wanted.has(key)) {
+        listener.close();
+        this.#listeners.delete(key);
+      }
+    }
   }
 
   rejectReload(message: string): void {
