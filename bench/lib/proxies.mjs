@@ -1,0 +1,96 @@
+// The two proxies under test, configured alike: round-robin (HAProxy) or the product's default
+// selection (kube-local-lb), active HTTP checks of /healthz every second, out after 2 failures,
+// back after 1 success, check timeout 1 s, connect timeout 1 s, failed connects retried elsewhere.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCommand, startDaemon, stopDaemon, waitPort } from './procs.mjs';
+
+export const PROXIES = ['haproxy', 'kube-local-lb'];
+export const LABELS = { haproxy: 'HAProxy', 'kube-local-lb': 'kube-local-lb' };
+
+/**
+ * @param {object} o
+ * @param {number} o.port            where the proxy listens (127.0.0.1)
+ * @param {string[]} o.backends      HOST:PORT of each backend
+ * @param {number} o.intervalMs      health check interval
+ * @param {boolean} o.shutdownSessions  HAProxy only: `on-marked-down shutdown-sessions`
+ * @param {object|undefined} o.tls   { caFile } when the backends speak TLS
+ * @param {string} o.logFile
+ */
+function haproxyConfig(o) {
+  const server = o.tls ? ' check-ssl verify none' : '';
+  return `# written by bench/lib/proxies.mjs
+global
+    maxconn 8000
+
+defaults
+    mode tcp
+    maxconn 8000
+    timeout connect 1s
+    timeout check 1s
+    timeout client 10m
+    timeout server 10m
+    retries 3
+    option redispatch 1
+
+frontend apiserver
+    bind 127.0.0.1:${o.port}
+    default_backend apiservers
+
+backend apiservers
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter ${o.intervalMs}ms fall 2 rise 1${o.shutdownSessions ? ' on-marked-down shutdown-sessions' : ''}
+${o.backends.map((b, i) => `    server b${i + 1} ${b} check${server}`).join('\n')}
+`;
+}
+
+function kubeLocalLbArgs(o) {
+  const tls = o.tls ? ['--health-ca-file', o.tls.caFile, '--health-tls-server-name', 'kubernetes'] : ['--health-scheme', 'http'];
+  return [
+    path.join(o.repoRoot, 'dist', 'main.js'), 'run',
+    '--listen', `127.0.0.1:${o.port}`,
+    ...o.backends.flatMap((b) => ['--backend', b]),
+    '--health-path', '/healthz',
+    '--health-interval', `${o.intervalMs}ms`,
+    '--health-timeout', '1s',
+    '--health-fall', '2',
+    '--health-rise', '1',
+    '--connect-timeout', '1s',
+    '--admin-listen', '127.0.0.1:0',
+    '--log-level', 'warn',
+    ...tls,
+    ...o.extraArgs,
+  ];
+}
+
+/**
+ * Starts proxy `name` fresh and resolves once its port accepts connections.
+ * Returns { name, pid, daemon, logFile }; throws with the log's tail when it does not come up.
+ */
+export async function startProxy(name, o) {
+  let daemon;
+  if (name === 'haproxy') {
+    const cfg = path.join(o.dir, 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig(o));
+    const check = await runCommand('haproxy', ['-c', '-q', '-f', cfg], { timeoutMs: 10000 });
+    if (check.code !== 0) throw new Error(`haproxy rejected ${cfg}: ${check.stderr.trim()}`);
+    daemon = startDaemon('haproxy', 'haproxy', ['-db', '-f', cfg], { logFile: o.logFile });
+  } else if (name === 'kube-local-lb') {
+    daemon = startDaemon('kube-local-lb', process.execPath, kubeLocalLbArgs(o), { logFile: o.logFile });
+  } else {
+    throw new Error(`unknown proxy ${name}`);
+  }
+  const up = await Promise.race([waitPort('127.0.0.1', o.port, 10000), daemon.exited.then(() => false)]);
+  if (!up) {
+    await stopDaemon(daemon);
+    throw new Error(`${name} did not listen on 127.0.0.1:${o.port}; see ${o.logFile}`);
+  }
+  return { name, pid: daemon.pid, daemon, logFile: o.logFile };
+}
+
+/** SIGTERM by PID, and wait for the exit (kube-local-lb's shutdown grace is 10 s; then SIGKILL). */
+export function stopProxy(proxy) {
+  return stopDaemon(proxy.daemon, 12000);
+}
