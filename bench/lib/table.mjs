@@ -1,0 +1,166 @@
+// Result lines -> a markdown table: per scenario and figure, the median of each proxy over the
+// repetitions and the paired ratio kube-local-lb / HAProxy (the ratio within each repetition,
+// whose median is shown, with its range). Also runnable on a saved raw.txt:
+//   node bench/lib/table.mjs bench/results/<time>/raw.txt
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const BASE = 'haproxy';
+const PRODUCT = 'kube-local-lb';
+
+// better: 'higher' | 'lower' | undefined (a count that describes the run, not a score).
+// never: the value -1 means "did not happen before the end of the run".
+const WRK = [
+  { key: 'rps', label: 'requests/s', better: 'higher' },
+  { key: 'p50_ms', label: 'latency p50, ms', better: 'lower' },
+  { key: 'p99_ms', label: 'latency p99, ms', better: 'lower' },
+  { key: 'cpu_us_per_req', label: 'proxy CPU per request, µs', better: 'lower' },
+  { key: 'errors', label: 'errors', better: 'lower' },
+];
+const FAILOVER = [
+  { key: 'failed', label: 'failed requests', better: 'lower' },
+  { key: 'stall_ms', label: 'longest request, ms', better: 'lower' },
+  { key: 'detect_ms', label: 'fault -> last request hurt by it, ms', better: 'lower' },
+  { key: 'back_ms', label: 'heal -> first answer from it, ms', never: true },
+];
+export const FIGURES = {
+  keepalive: WRK,
+  newconn: WRK,
+  bulk: [
+    { key: 'mbps', label: 'MB/s, median download', better: 'higher' },
+    { key: 'cpu_s_per_gb', label: 'proxy CPU per GB, s', better: 'lower' },
+    { key: 'errors', label: 'incomplete downloads', better: 'lower' },
+  ],
+  memory: [
+    { key: 'rss_idle_kb', label: 'RSS idle, kB', better: 'lower' },
+    { key: 'rss_held_kb', label: 'RSS holding the connections, kB', better: 'lower' },
+    { key: 'pss_kb_per_conn', label: 'PSS per held connection, kB', better: 'lower' },
+    { key: 'rss_kb_per_conn', label: 'RSS per held connection, kB', better: 'lower' },
+  ],
+  'failover-stop': FAILOVER,
+  'failover-kill': FAILOVER,
+  'failover-netns': FAILOVER,
+  eject: [
+    { key: 'pinned', label: 'connections on the frozen backend' },
+    { key: 'closed', label: 'of those, closed by the proxy', better: 'higher' },
+    { key: 'close_ms_max', label: 'fault -> last of them closed, ms', better: 'lower', never: true },
+    { key: 'collateral', label: 'other connections closed', better: 'lower' },
+  ],
+  checkcost: [
+    { key: 'backend_us_per_check', label: 'backend CPU per check, µs', better: 'lower' },
+    { key: 'conns_per_check', label: 'new connections per check', better: 'lower' },
+    { key: 'proxy_us_per_check', label: 'proxy CPU per check, µs', better: 'lower' },
+    { key: 'checks_per_s', label: 'checks/s seen by the backends' },
+  ],
+};
+
+/** "scenario=x proxy=y rep=1 k=v ..." -> { scenario, proxy, rep, k: v }; comments -> undefined. */
+export function parseLine(line) {
+  if (!line.trim() || line.startsWith('#')) return undefined;
+  const o = {};
+  for (const field of line.trim().split(/\s+/)) {
+    const eq = field.indexOf('=');
+    if (eq > 0) o[field.slice(0, eq)] = field.slice(eq + 1);
+  }
+  return o.scenario && o.proxy ? o : undefined;
+}
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+function fmt(v) {
+  if (v === Infinity) return 'never';
+  if (!Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  if (a >= 100) return String(Math.round(v));
+  if (a >= 10) return v.toFixed(1).replace(/\.0$/, '');
+  if (a >= 1 || a === 0) return v.toFixed(2).replace(/\.?0+$/, '');
+  return String(Number(v.toPrecision(2)));
+}
+
+function valueOf(record, figure) {
+  const raw = record[figure.key];
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (figure.never && v === -1) return Infinity;
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** Paired ratios product/base, one per repetition where both have a finite value. */
+function ratios(records, scenario, figure) {
+  const out = [];
+  const reps = new Set(records.filter((r) => r.scenario === scenario).map((r) => r.rep));
+  for (const rep of reps) {
+    const find = (proxy) => records.find((r) => r.scenario === scenario && r.proxy === proxy && r.rep === rep);
+    const b = find(BASE);
+    const p = find(PRODUCT);
+    if (!b || !p) continue;
+    const vb = valueOf(b, figure);
+    const vp = valueOf(p, figure);
+    if (vb === undefined || vp === undefined || !Number.isFinite(vb) || !Number.isFinite(vp)) continue;
+    if (vb === 0) {
+      if (vp === 0) out.push(1);
+      continue;
+    }
+    out.push(vp / vb);
+  }
+  return out;
+}
+
+function cell(records, scenario, proxy, figure) {
+  const mine = records.filter((r) => r.scenario === scenario && r.proxy === proxy);
+  const values = mine.map((r) => valueOf(r, figure)).filter((v) => v !== undefined);
+  if (values.length === 0) {
+    const err = mine.find((r) => r.error)?.error;
+    return err ? `error: ${err}` : '-';
+  }
+  return fmt(median(values));
+}
+
+/** The markdown table for `records` (parsed result lines). */
+export function table(records) {
+  const reps = new Set(records.map((r) => r.rep)).size;
+  const lines = [
+    `| scenario | figure | | HAProxy | kube-local-lb | kube-local-lb / HAProxy |`,
+    `|---|---|:-:|--:|--:|--:|`,
+  ];
+  const scenarios = [...new Set(records.map((r) => r.scenario))];
+  for (const scenario of scenarios) {
+    const mine = records.filter((r) => r.scenario === scenario);
+    const skipped = mine.find((r) => r.skipped);
+    if (skipped) {
+      lines.push(`| ${scenario} | skipped: ${skipped.skipped.replace(/_/g, ' ')} | | | | |`);
+      continue;
+    }
+    for (const figure of FIGURES[scenario] ?? []) {
+      const rs = ratios(records, scenario, figure);
+      let ratio = '-';
+      if (rs.length) {
+        ratio = fmt(median(rs));
+        if (rs.length > 1) ratio += ` [${fmt(Math.min(...rs))}-${fmt(Math.max(...rs))}]`;
+      }
+      const arrow = figure.better === 'higher' ? '↑' : figure.better === 'lower' ? '↓' : '';
+      lines.push(`| ${scenario} | ${figure.label} | ${arrow} | ${cell(records, scenario, BASE, figure)} | ${cell(records, scenario, PRODUCT, figure)} | ${ratio} |`);
+    }
+  }
+  const variant = records.some((r) => r.scenario === 'eject' && r.variant) ? ' In eject, HAProxy runs with `on-marked-down shutdown-sessions`.' : '';
+  return [
+    `Medians over ${reps} repetition${reps === 1 ? '' : 's'}; the ratio is the median of the per-repetition ratios` +
+      `${reps > 1 ? ' [lowest-highest]' : ''}. ↑ higher is better, ↓ lower is better; "never": not before the end of the run.${variant}`,
+    '',
+    ...lines,
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2];
+  if (!file) {
+    process.stderr.write('usage: node bench/lib/table.mjs RAW.txt\n');
+    process.exit(2);
+  }
+  const records = readFileSync(file, 'utf8').split('\n').map(parseLine).filter(Boolean);
+  process.stdout.write(`${table(records)}\n`);
+}
