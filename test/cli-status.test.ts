@@ -92,8 +92,8 @@ test('status: a line for a rejected probe credential, and one for panic mode, wh
   let result = await runMain(['status', '--admin', lb.admin]);
   assert.equal(result.code, 0, result.stdout);
   assert.deepEqual(row(result.stdout, b.address).filter((_, i) => [1, 6].includes(i)), ['up', 'unauthorized 401: probe credential rejected (401)']);
-  assert.match(result.stdout, new RegExp(`\\nprobe credential rejected \\(401/403\\) by ${escape(b.address)}: they stay in service, unchecked; ` +
-    'the log event backend_check_unauthorized names the credential\\n$'));
+  assert.match(result.stdout, new RegExp(`\\nprobe credential \\(anonymous\\) rejected \\(401/403\\) by ${escape(b.address)}: ` +
+    'they stay in service, unchecked; see the log event backend_check_unauthorized\\n$'));
 
   // Every backend answers, none is ready (etcd down): panic, draining backends are the last resort.
   a.setHealth(500);

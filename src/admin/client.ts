@@ -7,6 +7,8 @@ export const ADMIN_TIMEOUT_MS = 3000;
 /** What `/backends` answers: whether the pool is in panic mode, and one view per backend. */
 export interface BackendsDocument {
   panic: boolean;
+  /** How the checks authenticate (`anonymous`, `kubeconfig /etc/...`); absent from older proxies. */
+  healthCredential: string | undefined;
   backends: BackendView[];
 }
 
@@ -51,5 +53,6 @@ export function parseBackends(body: string): BackendsDocument | undefined {
       checkAuthorized: b.checkAuthorized ?? true, lastCheck: b.lastCheck ?? null,
     });
   }
-  return { backends, panic: 'panic' in data && data.panic === true };
+  const credential = 'healthCredential' in data && typeof data.healthCredential === 'string' ? data.healthCredential : undefined;
+  return { backends, panic: 'panic' in data && data.panic === true, healthCredential: credential };
 }

@@ -76,8 +76,9 @@ function notes(document: BackendsDocument): string[] {
   }
   const refused = backends.filter((b) => !b.checkAuthorized);
   if (refused.length > 0) {
-    lines.push(`probe credential rejected (401/403) by ${refused.map((b) => b.address).join(', ')}: ` +
-      'they stay in service, unchecked; the log event backend_check_unauthorized names the credential');
+    const credential = document.healthCredential ? ` (${document.healthCredential})` : '';
+    lines.push(`probe credential${credential} rejected (401/403) by ${refused.map((b) => b.address).join(', ')}: ` +
+      'they stay in service, unchecked; see the log event backend_check_unauthorized');
   }
   return lines;
 }
