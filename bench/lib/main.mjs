@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { COUNTERS_OFFSET, Fleet } from './fleet.mjs';
-import { NS_IP } from './netns.mjs';
+import { Netns, NS_IP } from './netns.mjs';
 import { canConnect, killEverything } from './procs.mjs';
 import { PROXIES } from './proxies.mjs';
 import { runScenario, SCENARIOS } from './scenarios.mjs';
@@ -109,9 +109,8 @@ function checkPrerequisites(needIp) {
   const problems = [];
   const missing = ['haproxy', 'nginx', 'wrk', 'curl', ...(needIp ? ['ip'] : [])].filter((c) => !onPath(c));
   if (missing.length) {
-    const pkgs = missing.map((c) => (c === 'ip' ? 'iproute2' : c));
-    problems.push(`not installed: ${missing.join(', ')}; on Debian/Ubuntu: apt-get install -y ${pkgs.join(' ')}` +
-      ' (the bench needs haproxy nginx wrk curl)');
+    problems.push(`not found on PATH: ${missing.join(', ')}; install what the bench drives with: ` +
+      `apt-get install -y haproxy nginx wrk curl${missing.includes('ip') ? ' iproute2' : ''}`);
   }
   if (!existsSync(path.join(REPO, 'node_modules', 'yargs'))) problems.push(`no node_modules in ${REPO}: run npm ci && npm run build there`);
   if (!existsSync(path.join(REPO, 'dist', 'main.js')) || !existsSync(path.join(REPO, 'dist', 'pki', 'index.js'))) {
@@ -194,6 +193,15 @@ async function main() {
   for (const port of ports) {
     if (await canConnect('127.0.0.1', port, 500)) {
       process.stderr.write(`bench: 127.0.0.1:${port} is in use (another run?); pick other ports with --port-base\n`);
+      process.exit(1);
+    }
+  }
+
+  if (isRoot && o.scenarios.includes('failover-netns')) {
+    try {
+      await Netns.checkFree();
+    } catch (err) {
+      process.stderr.write(`bench: ${err.message}\n`);
       process.exit(1);
     }
   }
