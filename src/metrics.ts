@@ -119,7 +119,7 @@ export class Metrics {
     });
     this.ejectedSessions = new Counter({
       name: `${P}ejected_sessions_total`,
-      help: 'Sessions closed because their backend went down or its drain timed out.',
+      help: 'Sessions reset at once because their backend went down (eject), so that their clients redial.',
       labelNames: ['backend'] as const,
       registers,
     });
@@ -160,6 +160,10 @@ export class Metrics {
     });
     this.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
     this.panic.set(0);
+    // Every result and reason is exported from the start, at 0: an alert on increase() then sees
+    // the first rejection (a series that first appears at 1 shows no increase).
+    for (const result of ['applied', 'rejected']) this.configReloads.inc({ result }, 0);
+    for (const reason of ['no_backend', 'backends_failed', 'max_connections']) this.rejectedConnections.inc({ reason }, 0);
     collectDefaultMetrics({ register: registry, prefix: P });
     // prom-client names three of its gauges *_total, which Prometheus reserves for counters
     // (promtool check metrics flags them); the same numbers remain, by type, without the suffix.
