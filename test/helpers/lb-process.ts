@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { MAIN, cleanEnv } from '../cli-spawn.js';
 import { parseMetrics, value } from './prometheus.js';
@@ -24,6 +25,49 @@ export interface LbProcess {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** JSON log lines read from a stream as they come, and a bounded wait for one with given fields. */
+export interface JsonLines {
+  readonly records: LogFields[];
+  /**
+   * Resolves with the first record at index `from` or later (past or future) having these
+   * fields; rejects after `ms` with the last records.
+   */
+  waitFor(fields: LogFields, ms?: number, from?: number): Promise<LogFields>;
+}
+
+export function jsonLines(stream: Readable, describe: () => string = () => ''): JsonLines {
+  const records: LogFields[] = [];
+  const waiters = new Set<() => void>();
+  let partial = '';
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) records.push(JSON.parse(line) as LogFields);
+    for (const wake of [...waiters]) wake();
+  });
+  const matches = (record: LogFields, fields: LogFields): boolean => Object.entries(fields).every(([k, v]) => record[k] === v);
+  return {
+    records,
+    waitFor: (fields, ms = 15_000, from = 0) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = records.slice(from).find((record) => matches(record, fields));
+          if (!found) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no log record with ${JSON.stringify(fields)} within ${ms} ms; ${describe()}; last records:\n` +
+            records.slice(-20).map((r) => JSON.stringify(r)).join('\n')));
+        }, ms);
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
 /**
  * Spawns `node dist/main.js run ...args` and resolves once it logged `started`. The process is
  * killed (SIGKILL) in `t.after` if it is still running then, whatever the test's outcome.
@@ -37,35 +81,9 @@ export async function startRun(t: TestContext, args: readonly string[]): Promise
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exit;
   });
-  const records: LogFields[] = [];
-  const waiters = new Set<() => void>();
   let stderr = '';
-  let partial = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) records.push(JSON.parse(line) as LogFields);
-    for (const wake of [...waiters]) wake();
-  });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const matches = (record: LogFields, fields: LogFields): boolean => Object.entries(fields).every(([k, v]) => record[k] === v);
-  const waitFor = (fields: LogFields, ms = 15_000): Promise<LogFields> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = records.find((record) => matches(record, fields));
-        if (!found) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`no log record with ${JSON.stringify(fields)} within ${ms} ms; stderr: ${stderr}; last records:\n` +
-          records.slice(-20).map((r) => JSON.stringify(r)).join('\n')));
-      }, ms);
-      waiters.add(check);
-      check();
-    });
+  const { records, waitFor } = jsonLines(child.stdout, () => `stderr: ${stderr}`);
   const started = await Promise.race([
     waitFor({ event: 'started' }),
     exit.then(({ code }) => Promise.reject(new Error(`kube-local-lb run exited ${code} before starting: ${stderr}`))),
