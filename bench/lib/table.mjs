@@ -10,15 +10,17 @@ const PRODUCT = 'kube-local-lb';
 
 // better: 'higher' | 'lower' | undefined (a count that describes the run, not a score).
 // never: the value -1 means "did not happen before the end of the run".
+// count: a small count of events, whose ratio is taken of the totals over all repetitions (a
+// per-repetition ratio of 1 failure against 0 says nothing).
 const WRK = [
   { key: 'rps', label: 'requests/s', better: 'higher' },
   { key: 'p50_ms', label: 'latency p50, ms', better: 'lower' },
   { key: 'p99_ms', label: 'latency p99, ms', better: 'lower' },
   { key: 'cpu_us_per_req', label: 'proxy CPU per request, µs', better: 'lower' },
-  { key: 'errors', label: 'errors', better: 'lower' },
+  { key: 'errors', label: 'errors', better: 'lower', count: true },
 ];
 const FAILOVER = [
-  { key: 'failed', label: 'failed requests', better: 'lower' },
+  { key: 'failed', label: 'failed requests', better: 'lower', count: true },
   { key: 'stall_ms', label: 'longest request, ms', better: 'lower' },
   { key: 'detect_ms', label: 'fault -> last request hurt by it, ms', better: 'lower' },
   { key: 'back_ms', label: 'heal -> first answer from it, ms', never: true },
@@ -29,7 +31,7 @@ export const FIGURES = {
   bulk: [
     { key: 'mbps', label: 'MB/s, median download', better: 'higher' },
     { key: 'cpu_s_per_gb', label: 'proxy CPU per GB, s', better: 'lower' },
-    { key: 'errors', label: 'incomplete downloads', better: 'lower' },
+    { key: 'errors', label: 'incomplete downloads', better: 'lower', count: true },
   ],
   memory: [
     { key: 'rss_idle_kb', label: 'RSS idle, kB', better: 'lower' },
@@ -41,10 +43,10 @@ export const FIGURES = {
   'failover-kill': FAILOVER,
   'failover-netns': FAILOVER,
   eject: [
-    { key: 'pinned', label: 'connections on the frozen backend' },
-    { key: 'closed', label: 'of those, closed by the proxy', better: 'higher' },
+    { key: 'pinned', label: 'connections on the frozen backend', count: true },
+    { key: 'closed', label: 'of those, closed by the proxy', better: 'higher', count: true },
     { key: 'close_ms_max', label: 'fault -> last of them closed, ms', better: 'lower', never: true },
-    { key: 'collateral', label: 'other connections closed', better: 'lower' },
+    { key: 'collateral', label: 'other connections closed', better: 'lower', count: true },
   ],
   checkcost: [
     { key: 'backend_us_per_check', label: 'backend CPU per check, µs', better: 'lower' },
@@ -89,9 +91,12 @@ function valueOf(record, figure) {
   return Number.isFinite(v) ? v : undefined;
 }
 
-/** Paired ratios product/base, one per repetition where both have a finite value. */
+/**
+ * Paired ratios product/base, one per repetition where both have a finite value; for a count,
+ * the one ratio of the totals.
+ */
 function ratios(records, scenario, figure) {
-  const out = [];
+  let out = [];
   const reps = new Set(records.filter((r) => r.scenario === scenario).map((r) => r.rep));
   for (const rep of reps) {
     const find = (proxy) => records.find((r) => r.scenario === scenario && r.proxy === proxy && r.rep === rep);
@@ -101,11 +106,15 @@ function ratios(records, scenario, figure) {
     const vb = valueOf(b, figure);
     const vp = valueOf(p, figure);
     if (vb === undefined || vp === undefined || !Number.isFinite(vb) || !Number.isFinite(vp)) continue;
-    if (vb === 0) {
+    if (vb === 0 && !figure.count) {
       if (vp === 0) out.push(1);
       continue;
     }
-    out.push(vp / vb);
+    out.push(figure.count ? [vp, vb] : vp / vb);
+  }
+  if (figure.count && out.length) {
+    const [p, b] = out.reduce(([sp, sb], [vp, vb]) => [sp + vp, sb + vb], [0, 0]);
+    out = b === 0 ? (p === 0 ? [1] : []) : [p / b];
   }
   return out;
 }
@@ -149,7 +158,7 @@ export function table(records) {
   const variant = records.some((r) => r.scenario === 'eject' && r.variant) ? ' In eject, HAProxy runs with `on-marked-down shutdown-sessions`.' : '';
   return [
     `Medians over ${reps} repetition${reps === 1 ? '' : 's'}; the ratio is the median of the per-repetition ratios` +
-      `${reps > 1 ? ' [lowest-highest]' : ''}. ↑ higher is better, ↓ lower is better; "never": not before the end of the run.${variant}`,
+      `${reps > 1 ? ' [lowest-highest]' : ''}, for counts (failures, errors, connections) the ratio of the totals. ↑ higher is better, ↓ lower is better; "never": not before the end of the run.${variant}`,
     '',
     ...lines,
   ].join('\n');
