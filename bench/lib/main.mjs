@@ -44,7 +44,7 @@ const FULL = {
   ejectConns: 30, ejectFaultMs: 3000, ejectWatchMs: 15000, checkIntervalMs: 50, checkSettleMs: 5000, checkWindowS: 20,
 };
 const QUICK = {
-  ...FULL, reps: 1, warmS: 1, wrkS: 3, bulkN: 3,
+  ...FULL, reps: 1, warmS: 2, wrkS: 3, bulkN: 3,
   foDurationMs: 10000, foFaultMs: 3000, foHealMs: 7000, ejectFaultMs: 1000, ejectWatchMs: 8000, checkSettleMs: 3000, checkWindowS: 6,
 };
 
