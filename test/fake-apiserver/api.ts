@@ -1,5 +1,6 @@
 import type { Pod, PodStore } from './pods.js';
 import { podTable } from './table.js';
+import type { EndpointsRoute } from './endpoints-api.js';
 import { encodeObject, goJson, methodNotAllowed, objectNotFound, pathNotFound } from './status.js';
 
 /**
@@ -15,6 +16,7 @@ export type ApiRoute =
   | { kind: 'discovery'; document: 'api' | 'apis' | 'api/v1' }
   | { kind: 'pods'; verb: 'get' | 'list' | 'watch'; namespace: string | undefined; name: string | undefined }
   | { kind: 'namespaces'; verb: 'get' | 'list'; name: string | undefined }
+  | EndpointsRoute
   | { kind: 'not-allowed'; resource: string; namespace: string | undefined; name: string | undefined }
   | { kind: 'not-found' };
 
@@ -48,6 +50,17 @@ export function routeApi(method: string, path: string, query: URLSearchParams): 
     const [, name] = match;
     if (!read || watch) return { kind: 'not-allowed', resource: 'namespaces', namespace: undefined, name };
     return { kind: 'namespaces', verb: name !== undefined ? 'get' : 'list', name };
+  }
+  // The `kubernetes` Service's endpoints (endpoints-api.ts).
+  for (const [kind, pattern] of [
+    ['endpointslices', /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices(?:\/([^/]+))?$/],
+    ['endpoints', /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?endpoints(?:\/([^/]+))?$/],
+  ] as const) {
+    match = pattern.exec(path);
+    if (!match) continue;
+    const [, namespace, name] = match;
+    if (!read) return { kind: 'not-allowed', resource: kind, namespace, name };
+    return { kind, verb: name !== undefined ? 'get' : watch ? 'watch' : 'list', namespace, name };
   }
   return path.startsWith('/api/') || path.startsWith('/apis/') ? { kind: 'not-found' } : null;
 }
@@ -105,6 +118,9 @@ export function serveApi(route: ApiRoute, store: PodStore, query: URLSearchParam
       });
       return object(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: String(store.resourceVersion) }, items }, pretty);
     }
+    case 'endpointslices':
+    case 'endpoints':
+      throw new Error(`${route.kind} are served by endpoints-api.ts`);
     case 'not-allowed':
       return object(405, methodNotAllowed(), pretty);
     case 'not-found':

@@ -5,6 +5,7 @@
  */
 export { startFakeApiserver, FakeApiserver, type FakeApiserverOptions } from './server.js';
 export { makeClusterPki, KUBEADM_SANS, type ClusterPki, type ClusterPkiOptions, type Sans } from './cluster-pki.js';
+export { KubernetesEndpoints, type AdvertisedEndpoint } from './endpoints.js';
 export { PodStore, type Pod, type PodEvent, type PodEventType, type NewPod } from './pods.js';
 export type { AnonymousMode, User } from './auth.js';
 export type { Counters } from './connections.js';

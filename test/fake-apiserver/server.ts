@@ -4,6 +4,8 @@ import { routeApi, selectorFilter, serveApi } from './api.js';
 import { authenticate, authorize, type AnonymousMode, type User } from './auth.js';
 import { makeClusterPki, type ClusterPki } from './cluster-pki.js';
 import { Connections, newCounters, type Counters } from './connections.js';
+import { serveEndpoints, type OpenWatch } from './endpoints-api.js';
+import { KubernetesEndpoints } from './endpoints.js';
 import { Exchange } from './exchange.js';
 import { healthResponse, parseHealthPath } from './health.js';
 import { Lifecycle, type LifecycleState, type ShutdownOptions, type ShutdownProgress } from './lifecycle.js';
@@ -30,6 +32,10 @@ export interface FakeApiserverOptions {
   readonly tokens?: ReadonlyMap<string, User> | Readonly<Record<string, User>>;
   /** The pods; pass one store to several servers to imitate apiservers sharing etcd. */
   readonly store?: PodStore;
+  /** The `kubernetes` Service's endpoints; pass one to several servers of a cluster (default: a fresh one). */
+  readonly endpoints?: KubernetesEndpoints;
+  /** Whether discovery.k8s.io/v1 EndpointSlices are served (default true); false: 404, Endpoints only. */
+  readonly servesEndpointSlices?: boolean;
   /** Watch bookmark period (default 60 s). */
   readonly bookmarkIntervalMs?: number;
   /** `--min-request-timeout`: watches without timeoutSeconds end after [t, 2t) (default 1800 s). */
@@ -46,13 +52,15 @@ export class FakeApiserver {
   readonly pki: ClusterPki | null;
   readonly store: PodStore;
   readonly counters: Counters;
+  readonly endpoints: KubernetesEndpoints;
+  #servesEndpointSlices: boolean;
   #port = 0;
   #etcdUp = true;
   #slowMs = 0;
   #stalled = false;
   #closed = false;
   #inFlight = 0;
-  #watches = new Set<WatchStream>();
+  #watches = new Set<OpenWatch>();
   #delays = new Map<NodeJS.Timeout, () => void>();
   readonly #connections: Connections;
   readonly #lifecycle: Lifecycle;
@@ -71,6 +79,8 @@ export class FakeApiserver {
     if (!tls) throw new Error('unreachable: no TLS material');
     this.store = options.store ?? new PodStore();
     this.counters = newCounters();
+    this.endpoints = options.endpoints ?? new KubernetesEndpoints();
+    this.#servesEndpointSlices = options.servesEndpointSlices ?? true;
     this.#anonymous = options.anonymous ?? 'on';
     this.#publicInfoViewer = options.publicInfoViewer ?? true;
     const given = options.tokens ?? new Map<string, User>();
@@ -167,6 +177,11 @@ export class FakeApiserver {
     for (const watch of this.#watches) watch.setStalled(stalled);
   }
 
+  /** Serve discovery.k8s.io/v1 EndpointSlices or not (404, as an apiserver with the group off). */
+  serveEndpointSlices(served: boolean): void {
+    this.#servesEndpointSlices = served;
+  }
+
   /** Open TCP connections. */
   get openConnections(): number {
     return this.#connections.size;
@@ -199,7 +214,7 @@ export class FakeApiserver {
     this.counters.requestsByPath.set(ex.path, (this.counters.requestsByPath.get(ex.path) ?? 0) + 1);
     ex.setHeader('X-Fake-Apiserver', this.name);
     const api = routeApi(ex.method, ex.path, ex.query);
-    const longRunning = api?.kind === 'pods' && api.verb === 'watch';
+    const longRunning = (api?.kind === 'pods' || api?.kind === 'endpointslices' || api?.kind === 'endpoints') && api.verb === 'watch';
     if (!longRunning) this.#trackInFlight(ex);
 
     const state = this.#lifecycle.state;
@@ -232,11 +247,12 @@ export class FakeApiserver {
       return;
     }
 
-    const resource = api?.kind === 'pods' || api?.kind === 'namespaces' ? api : null;
+    const resource = api?.kind === 'pods' || api?.kind === 'namespaces' || api?.kind === 'endpointslices' || api?.kind === 'endpoints' ? api : null;
     const verb = resource ? resource.verb : ex.method.toLowerCase();
     if (!authorize(authn.user, verb, ex.path, this.#publicInfoViewer)) {
       const status = resource
-        ? forbiddenResource(authn.user.name, verb, resource.kind, resource.kind === 'pods' ? resource.namespace : undefined, resource.name)
+        ? forbiddenResource(authn.user.name, verb, resource.kind, resource.kind === 'namespaces' ? undefined : resource.namespace, resource.name,
+          resource.kind === 'endpointslices' ? 'discovery.k8s.io' : '')
         : forbiddenPath(authn.user.name, verb, ex.path);
       ex.send(403, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' }, encodeObject(status, pretty));
       return;
@@ -257,6 +273,15 @@ export class FakeApiserver {
         (closed) => this.#watches.delete(closed));
       this.#watches.add(watch);
       watch.start();
+      return;
+    }
+    if (api?.kind === 'endpointslices' && !this.#servesEndpointSlices) {
+      ex.send(404, { 'Content-Type': 'application/json' }, encodeObject(pathNotFound(), pretty));
+      return;
+    }
+    if (api?.kind === 'endpointslices' || api?.kind === 'endpoints') {
+      serveEndpoints(ex, api, this.endpoints, { pretty, timing: this.#timing, stalled: this.#stalled,
+        onOpened: (opened) => this.#watches.add(opened), onClosed: (closed) => this.#watches.delete(closed) });
       return;
     }
     if (api) {

@@ -13,7 +13,7 @@ export interface Status {
   status: 'Failure';
   message: string;
   reason: string;
-  details?: { name?: string; kind?: string };
+  details?: { name?: string; group?: string; kind?: string };
   code: number;
 }
 
@@ -67,12 +67,14 @@ export function forbiddenPath(user: string, verb: string, path: string): Status 
  * 403 for a resource request, e.g. `pods is forbidden: User "system:anonymous" cannot list
  * resource "pods" in API group "" at the cluster scope`.
  */
-export function forbiddenResource(user: string, verb: string, resource: string, namespace: string | undefined, name: string | undefined): Status {
+export function forbiddenResource(user: string, verb: string, resource: string, namespace: string | undefined, name: string | undefined, group = ''): Status {
   const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace ${goQuote(namespace)}`;
-  const reason = `User ${goQuote(user)} cannot ${verb} resource ${goQuote(resource)} in API group "" ${scope}`;
-  const subject = name === undefined ? `${resource} is forbidden` : `${resource} ${goQuote(name)} is forbidden`;
+  const reason = `User ${goQuote(user)} cannot ${verb} resource ${goQuote(resource)} in API group ${goQuote(group)} ${scope}`;
+  const qualified = group === '' ? resource : `${resource}.${group}`;
+  const subject = name === undefined ? `${qualified} is forbidden` : `${qualified} ${goQuote(name)} is forbidden`;
   const message = `${subject}: ${reason}`.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return failure(403, 'Forbidden', message, name === undefined ? { kind: resource } : { name, kind: resource });
+  // StatusDetails field order: name, group, kind.
+  return failure(403, 'Forbidden', message, { ...(name === undefined ? {} : { name }), ...(group === '' ? {} : { group }), kind: resource });
 }
 
 /** 503 written by WithWaitGroup once the server stopped accepting new requests. */
