@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { AdminServer } from './admin/server.js';
 import { Pool } from './backends/pool.js';
 import type { Config, HostPort } from './config/schema.js';
+import { DiscoveryController } from './discovery/controller.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { type Bind, Listener, formatHostPort } from './proxy/listener.js';
@@ -51,6 +52,7 @@ class Runtime implements App {
   readonly #sessions = new Set<Session>();
   readonly #listeners = new Map<string, Listener>();
   readonly #ctx: SessionContext;
+  readonly #discovery: DiscoveryController;
   #config: Config;
   #admin: AdminServer | undefined;
   #adminAddress: HostPort | null = null;
@@ -62,6 +64,7 @@ class Runtime implements App {
     this.#log = o.log;
     this.metrics = new Metrics(o.registry);
     this.pool = new Pool(config, { log: o.log, metrics: this.metrics });
+    this.#discovery = new DiscoveryController({ pool: this.pool, log: o.log, metrics: this.metrics });
     this.#ctx = {
       pool: this.pool,
       metrics: this.metrics,
@@ -86,6 +89,8 @@ class Runtime implements App {
 
   async start(): Promise<void> {
     this.#warnAboutSettings(this.#config);
+    // Before the checkers start: the state file's backends are checked with the seeds.
+    this.#discovery.apply(this.#config);
     this.pool.start();
     const fds = this.o.listenFds ?? [];
     const binds: Bind[] =
@@ -147,6 +152,7 @@ class Runtime implements App {
     const old = this.#config;
     this.#config = config;
     this.pool.update(config);
+    this.#discovery.apply(config);
     if (JSON.stringify(old.health) !== JSON.stringify(config.health)) this.#warnAboutSettings(config);
     if (JSON.stringify(old.adminListen) !== JSON.stringify(config.adminListen)) {
       this.#log.warn({ event: 'restart_required', key: 'adminListen' },
@@ -209,6 +215,7 @@ class Runtime implements App {
       this.#onIdle = undefined;
     }
     for (const s of [...this.#sessions]) s.close('shutdown', false);
+    await this.#discovery.close();
     this.pool.close();
     await this.#admin?.close();
   }

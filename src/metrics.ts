@@ -35,6 +35,9 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly panic: Gauge;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
+  readonly discoveredBackends: Gauge;
+  readonly discoveryEvents: Counter<'type'>;
+  readonly discoveryErrors: Counter<'reason'>;
   #source: SessionCounts | undefined;
   readonly #reported = new Map<string, number>();
 
@@ -156,6 +159,23 @@ export class Metrics {
       name: `${P}build_info`,
       help: 'Build information; always 1.',
       labelNames: ['version', 'node_version'] as const,
+      registers,
+    });
+    this.discoveredBackends = new Gauge({
+      name: `${P}discovered_backends`,
+      help: 'Backends in the last good list discovery found (EndpointSlice default/kubernetes), seeds included when listed.',
+      registers,
+    });
+    this.discoveryEvents = new Counter({
+      name: `${P}discovery_events_total`,
+      help: 'What the discovery watch received, by type (ADDED, MODIFIED, DELETED, BOOKMARK), and full lists (relist).',
+      labelNames: ['type'] as const,
+      registers,
+    });
+    this.discoveryErrors = new Counter({
+      name: `${P}discovery_errors_total`,
+      help: 'Discovery requests that failed or answers that were not used, by reason.',
+      labelNames: ['reason'] as const,
       registers,
     });
     this.buildInfo.set({ version: VERSION, node_version: process.version }, 1);

@@ -14,7 +14,7 @@ for (const path of [token, key]) writeFileSync(path, 'not read here\n');
 
 const HOSTPORT = 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443';
 const IPPORT = 'e.g. 127.0.0.1:6443, [::1]:6443';
-const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, health, adminListen, logLevel';
+const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, health, discover, discoverPortOverride, stateDir, adminListen, logLevel';
 
 // Each case file gets these settings unless it sets the key itself, so that it has exactly one
 // thing wrong and, wrongly accepted, would bind nothing fixed.
@@ -69,6 +69,13 @@ const CASES: Case[] = [
   { key: 'health.tlsServerName', yaml: 'health: {tlsServerName: "bad name"}', stderr: ': health.tlsServerName: "bad name" is not a DNS name or IP address' },
   // YAML 1.2: `yes` is a string, not a boolean.
   { key: 'health.insecureSkipVerify', yaml: 'health: {insecureSkipVerify: yes}', stderr: ': health.insecureSkipVerify: "yes" is not true or false' },
+  { key: 'discover', yaml: 'discover: yes', stderr: ': discover: "yes" is not true or false' },
+  { key: 'discoverPortOverride', yaml: 'discover: true\ndiscoverPortOverride: 70000', stderr: ': discoverPortOverride: 70000 is not an integer from 0 to 65535' },
+  { key: 'discoverPortOverride', yaml: 'discoverPortOverride: 6443', stderr: ': discoverPortOverride: 6443 is only used with discover (it is false)' },
+  { key: 'stateDir', yaml: 'discover: true\nstateDir: 42', stderr: ': stateDir: 42 is not a directory path' },
+  { key: 'stateDir', yaml: `discover: true\nstateDir: ${token}`, stderr: `: stateDir: "${token}" is not a directory` },
+  // Relative to the file's folder, like every path in it.
+  { key: 'stateDir', yaml: 'stateDir: state', stderr: `: stateDir: "${join(dir, 'state')}" is only used with discover (it is false)` },
   { key: 'adminListen', yaml: 'adminListen: 9445', stderr: ': adminListen: 9445 is not IP:PORT or "" (e.g. 127.0.0.1:9445)' },
   { key: 'adminListen', yaml: 'listen: [127.0.0.1:6443]\nadminListen: 127.0.0.1:6443', stderr: ': adminListen: "127.0.0.1:6443" is also a proxy address (listen)' },
   { key: 'logLevel', yaml: 'logLevel: verbose', stderr: ': logLevel: "verbose" is not one of trace, debug, info, warn, error, fatal, silent' },

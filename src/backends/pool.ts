@@ -1,6 +1,7 @@
-import type { Config, HealthConfig } from '../config/schema.js';
+import { addressKey } from '../config/address.js';
+import type { BackendConfig, Config, HealthConfig } from '../config/schema.js';
 import { Checker, type CheckResult, type NextCheck } from '../health/checker.js';
-import { CredentialSource } from '../health/credentials.js';
+import { CredentialSource, type ProbeCredentials } from '../health/credentials.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -32,6 +33,9 @@ export class Pool {
   #credentialError = '';
   #panic = false;
   #closed = false;
+  #started = false;
+  /** What discovery found, by address: backends in addition to the configured seeds. */
+  readonly #discovered = new Map<string, BackendConfig>();
 
   constructor(config: Config, o: PoolOptions) {
     this.#config = config;
@@ -70,8 +74,14 @@ export class Pool {
     return this.#credentials.describe();
   }
 
+  /** The health checks' credential as it is now (re-read when its files change): discovery uses it too. */
+  probeCredentials(): Promise<ProbeCredentials> {
+    return this.#credentials.current();
+  }
+
   /** Starts every checker; the first checks run at once. */
   start(): void {
+    this.#started = true;
     for (const checker of this.#checkers.values()) checker.start();
   }
 
@@ -128,13 +138,56 @@ export class Pool {
       if (spec) {
         backend.priority = spec.priority;
         backend.weight = spec.weight;
-      } else {
+      } else if (!this.#discovered.has(address)) {
         this.#remove(backend);
       }
     }
     for (const spec of config.backends) {
       if (!this.#backends.has(spec.address)) this.#add(spec).start();
     }
+    this.#updatePanic();
+  }
+
+  /** The addresses discovery found last (seeds among them under the seed's spelling). */
+  get discovered(): string[] {
+    return [...this.#discovered.keys()];
+  }
+
+  /**
+   * Sets what discovery found. A new address becomes a backend (checked like any other; `unknown`
+   * until its first verdict); a discovered address no longer listed is removed like a backend
+   * dropped from the config: drained, not ejected (a down one's sessions were ejected already).
+   * Seeds (the configured backends) are never removed here. Refusing an empty list is the
+   * caller's job: this sets what it is given.
+   */
+  setDiscovered(list: readonly BackendConfig[]): void {
+    const seeds = new Map(this.#config.backends.map((b) => [addressKey(b), b]));
+    // A seed written as discovery writes it is one backend, under the operator's spelling.
+    const next = new Map(list.map((spec) => {
+      const seed = seeds.get(addressKey(spec));
+      return [seed?.address ?? spec.address, seed ?? spec] as const;
+    }));
+    const isSeed = (address: string): boolean => this.#config.backends.some((b) => b.address === address);
+    for (const address of [...this.#discovered.keys()]) {
+      if (next.has(address)) continue;
+      this.#discovered.delete(address);
+      const backend = this.#backends.get(address);
+      const seed = isSeed(address);
+      this.#log.info({ event: 'backend_undiscovered', backend: address, seed, sessions: backend?.activeSessions ?? 0 },
+        seed ? `backend ${address} no longer discovered; it stays as a configured backend` : `backend ${address} no longer discovered`);
+      if (backend && !seed) this.#remove(backend);
+    }
+    for (const [address, spec] of next) {
+      if (this.#discovered.has(address)) continue;
+      this.#discovered.set(address, spec);
+      const seed = isSeed(address);
+      this.#log.info({ event: 'backend_discovered', backend: address, seed },
+        seed ? `configured backend ${address} discovered` : `backend ${address} discovered`);
+      if (this.#backends.has(address) || this.#closed) continue;
+      const checker = this.#add(spec);
+      if (this.#started) checker.start();
+    }
+    this.#metrics.discoveredBackends.set(this.#discovered.size);
     this.#updatePanic();
   }
 

@@ -5,6 +5,7 @@ import { CONFIG_FLAG, SETTINGS, SETTING_KEYS, defaultText, envName, type Setting
 const GROUP_TITLES: Record<SettingGroup, string> = {
   proxy: 'Proxy:',
   health: 'Health checks:',
+  discovery: 'Discovery:',
   admin: 'Admin and logs:',
 };
 

@@ -68,12 +68,14 @@ export function formatHostPort({ host, port }: HostPort): string {
  * and `[0:0::1]` is `[::1]`.
  */
 export function addressKey({ host, port }: HostPort): string {
-  let canonical = host.toLowerCase().replace(/\.$/, '');
-  if (isIPv6(host) && !host.includes('%')) {
-    // The WHATWG URL parser writes IPv6 in its shortest form; zone ids (`%eth0`) it cannot read.
-    canonical = new URL(`http://[${host}]/`).hostname.slice(1, -1);
-  }
-  return `${canonical}:${port}`;
+  return `${canonicalHost(host)}:${port}`;
+}
+
+/** One spelling per host: DNS names in lower case without the trailing dot, IPv6 in its shortest form. */
+export function canonicalHost(host: string): string {
+  // The WHATWG URL parser writes IPv6 in its shortest form; zone ids (`%eth0`) it cannot read.
+  if (isIPv6(host) && !host.includes('%')) return new URL(`http://[${host}]/`).hostname.slice(1, -1);
+  return host.toLowerCase().replace(/\.$/, '');
 }
 
 /**

@@ -16,6 +16,26 @@ export function assertReadableFile(path: string, where: string): void {
   }
 }
 
+/**
+ * Fails when `path` exists and is not a directory this process can write in. A missing one is
+ * fine: it is created at the first write (a static pod's hostPath may be made by kubelet later).
+ */
+export function assertUsableDirectory(path: string, where: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return;
+    throw new ConfigError(where, path, `cannot be used: ${describeFileError(err)}`);
+  }
+  if (!isDirectory) throw new ConfigError(where, path, 'is not a directory');
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new ConfigError(where, path, `cannot be written: ${describeFileError(err)}`);
+  }
+}
+
 /** A short reason for a failed file operation, without the stack or the repeated path. */
 export function describeFileError(err: unknown): string {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;

@@ -128,6 +128,11 @@ function toConfig(settings: EffectiveSettings, configFile: string | undefined): 
       tlsServerName: value('healthTlsServerName'),
       insecureSkipVerify: value('healthInsecureSkipVerify'),
     },
+    discovery: {
+      enabled: value('discover'),
+      portOverride: value('discoverPortOverride'),
+      stateDir: value('stateDir') === '' ? undefined : value('stateDir'),
+    },
     adminListen: settings.adminListen.value ?? null,
     logLevel: value('logLevel'),
     configFile,

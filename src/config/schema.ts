@@ -51,6 +51,16 @@ export interface HealthConfig {
   insecureSkipVerify: boolean;
 }
 
+/** Following the apiservers from the cluster itself: EndpointSlice `default/kubernetes`. */
+export interface DiscoveryConfig {
+  /** Watch the `kubernetes` EndpointSlice through the backends and add what it lists to them. */
+  enabled: boolean;
+  /** 0: the port each endpoint advertises; else every discovered address is dialled on this port. */
+  portOverride: number;
+  /** Where the last good discovered list is kept across restarts; undefined: nowhere. */
+  stateDir: string | undefined;
+}
+
 export interface Config {
   listen: HostPort[];
   backends: BackendConfig[];
@@ -65,6 +75,7 @@ export interface Config {
   slowStartMs: number;
   shutdownGraceMs: number;
   health: HealthConfig;
+  discovery: DiscoveryConfig;
   /** `null`: no admin server. */
   adminListen: HostPort | null;
   logLevel: LogLevel;
@@ -103,6 +114,7 @@ export const DEFAULTS = {
     tlsServerName: 'kubernetes',
     insecureSkipVerify: false,
   },
+  discovery: { enabled: false, portOverride: 0, stateDir: undefined },
   adminListen: { host: '127.0.0.1', port: 9445 },
   logLevel: 'info',
 } as const satisfies Omit<Config, 'backends' | 'configFile'>;

@@ -1,7 +1,7 @@
 import { DEFAULTS, BALANCE, HEALTH_AUTH, HEALTH_SCHEME, LOG_LEVELS, REPLAY } from './schema.js';
 import type { Balance, BackendConfig, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
 import { adminAddress, backendList, listenList } from './address-values.js';
-import { boolean, duration, filePath, hostName, httpPath, integer, oneOf, type ValueKind } from './values.js';
+import { boolean, duration, filePath, hostName, httpPath, integer, oneOf, optionalDirectory, type ValueKind } from './values.js';
 
 /**
  * Every setting an operator can give, flat: one entry per flag. `load.ts` turns a complete set
@@ -32,13 +32,16 @@ export interface Settings {
   healthCaFile: string;
   healthTlsServerName: string;
   healthInsecureSkipVerify: boolean;
+  discover: boolean;
+  discoverPortOverride: number;
+  stateDir: string;
   adminListen: HostPort | null;
   logLevel: LogLevel;
 }
 
 export type SettingKey = keyof Settings;
 
-export type SettingGroup = 'proxy' | 'health' | 'admin';
+export type SettingGroup = 'proxy' | 'health' | 'discovery' | 'admin';
 
 export interface SettingSpec<T> {
   /** The flag without dashes; the environment variable is derived from it (`envName`). */
@@ -256,6 +259,37 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Do not verify the backends\' certificates in checks (logged as a warning; for tests only)',
     kind: boolean(),
     default: health.insecureSkipVerify,
+  },
+  discover: {
+    flag: 'discover',
+    file: 'discover',
+    group: 'discovery',
+    describe:
+      'Follow the apiservers from the cluster itself: list and watch EndpointSlice default/kubernetes through the ' +
+      'backends, with the health-check credential (it needs list and watch on endpointslices in namespace default), ' +
+      'and add the ready endpoints to the --backend seeds. docs/discovery.md',
+    kind: boolean(),
+    default: DEFAULTS.discovery.enabled,
+  },
+  discoverPortOverride: {
+    flag: 'discover-port-override',
+    file: 'discoverPortOverride',
+    group: 'discovery',
+    describe:
+      'Dial every discovered address on this port instead of the advertised one (0: the advertised port). ' +
+      'For apiservers that advertise a VIP port or a port nothing listens on at their address',
+    kind: integer({ min: 0, max: 65535 }),
+    default: DEFAULTS.discovery.portOverride,
+  },
+  stateDir: {
+    flag: 'state-dir',
+    file: 'stateDir',
+    group: 'discovery',
+    describe:
+      'Directory where the last good discovered list is kept (discovered-backends.json), and read at start so that a ' +
+      'node restarted while every seed is down still knows the other apiservers; "" keeps nothing. Created if missing',
+    kind: optionalDirectory(),
+    default: '',
   },
   adminListen: {
     flag: 'admin-listen',

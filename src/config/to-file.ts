@@ -57,6 +57,9 @@ function flatten(config: Config): MaybeSettings {
     healthCaFile: health.caFile,
     healthTlsServerName: health.tlsServerName,
     healthInsecureSkipVerify: health.insecureSkipVerify,
+    discover: config.discovery.enabled,
+    discoverPortOverride: config.discovery.portOverride,
+    stateDir: config.discovery.stateDir ?? '',
     adminListen: config.adminListen,
     logLevel: config.logLevel,
   };

@@ -1,6 +1,6 @@
 import { addressKey, formatHostPort } from './address.js';
 import { ConfigError } from './config-error.js';
-import { assertReadableFile } from './file-access.js';
+import { assertReadableFile, assertUsableDirectory } from './file-access.js';
 import type { HealthAuth } from './schema.js';
 import { settingName, type SettingKey, type Settings, type Source } from './settings.js';
 
@@ -56,6 +56,8 @@ export function validateSettings(settings: EffectiveSettings): void {
     if (given.value !== undefined) assertReadableFile(given.value, given.where);
   }
 
+  validateDiscovery(settings);
+
   const admin = settings.adminListen;
   if (admin.value) {
     const adminKey = addressKey(admin.value);
@@ -67,3 +69,16 @@ export function validateSettings(settings: EffectiveSettings): void {
   }
 }
 
+/** Discovery's own settings mean nothing without it: given alone they are a mistake, not a no-op. */
+function validateDiscovery(settings: EffectiveSettings): void {
+  const discover = settings.discover;
+  const enabled = discover.value ?? false;
+  for (const key of ['discoverPortOverride', 'stateDir'] as const) {
+    const given = settings[key];
+    const unset = given.value === undefined || given.value === 0 || given.value === '';
+    if (unset || enabled) continue;
+    throw new ConfigError(given.where, given.value, `is only used with ${settingName('discover', given.source)} (it is false)`);
+  }
+  const stateDir = settings.stateDir;
+  if (stateDir.value) assertUsableDirectory(stateDir.value, stateDir.where);
+}

@@ -128,6 +128,24 @@ export function filePath(): ValueKind<string> {
 }
 
 /**
+ * A directory path, made absolute like {@link filePath}, or `""` for none. Whether it exists is
+ * checked once the sources are merged (validate.ts).
+ */
+export function optionalDirectory(): ValueKind<string> {
+  const read = (value: unknown, where: string, baseDir: string): string => {
+    if (typeof value !== 'string') throw new ConfigError(where, value, 'is not a directory path');
+    return value.trim() === '' ? '' : resolve(baseDir, value);
+  };
+  return {
+    placeholder: 'DIR',
+    fromText: (text, where) => read(text, where, process.cwd()),
+    fromFile: read,
+    toFile: (value) => value,
+    show: (value) => (value === '' ? '""' : value),
+  };
+}
+
+/**
  * The path of an HTTP GET: `/readyz`, `/livez`, `/healthz`, a sub-check such as `/readyz/etcd`,
  * or with a query such as `/readyz?exclude=etcd`. Only characters a request line may carry.
  */
