@@ -154,3 +154,16 @@ test('the printed config is a config file that reads back to the same config', a
   assert.equal(second.stdout, first.stdout);
   assert.equal(readFileSync(file, 'utf8'), second.stdout);
 });
+
+test('discovery settings: printed as file keys, the state directory made absolute, read back the same', async () => {
+  const stateDir = join(dir, 'state');
+  const first = await runMain(['check-config', '--backend', '10.0.0.1:6443', '--discover', '--discover-port-override', '6443', '--state-dir', stateDir]);
+  assert.equal(first.code, 0, first.stderr);
+  const config = parse(first.stdout) as Record<string, unknown>;
+  assert.deepEqual([config['discover'], config['discoverPortOverride'], config['stateDir']], [true, 6443, stateDir]);
+  const file = write('discovery.yaml', first.stdout);
+  const second = await runMain(['check-config', '--config', file]);
+  assert.equal(second.stdout, first.stdout);
+  const defaults = parse((await runMain(['check-config', '--backend', '10.0.0.1:6443'])).stdout) as Record<string, unknown>;
+  assert.deepEqual([defaults['discover'], defaults['discoverPortOverride'], defaults['stateDir']], [false, 0, '']);
+});
