@@ -6,7 +6,7 @@ import { type FakeApiserver, h1Request, h2Connect, h2Request } from './fake-apis
 import { type LogSink, logSink } from './helpers/logs.js';
 import { promtoolProblems } from './helpers/prometheus.js';
 import { type LoopbackCluster, type LoopbackClusterOptions, loopbackCluster } from './helpers/loopback-cluster.js';
-import { type TestProxy, startProxy } from './helpers/proxy.js';
+import { type TestProxy, startProxy, testConfig } from './helpers/proxy.js';
 import { waitUntil } from './helpers/wait.js';
 
 const FAST = { scheme: 'https' as const, intervalMs: 100, timeoutMs: 500, rise: 1, fall: 2 };
@@ -234,4 +234,20 @@ test('the apiserver discovery watches through dies: it moves to another and keep
   cluster.advertise();
   await logs.waitFor({ event: 'backend_discovered', backend: fourth.address });
   await waitUntil(() => lb.app.pool.backends.find((b) => b.address === fourth.address)?.state.kind === 'up', 'the fourth up');
+});
+
+test('a reload that turns discovery off removes (drains) the discovered backends, and one that turns it on finds them again', async (t) => {
+  const { cluster, lb, logs, seed } = await setup(t, 3);
+  await waitUntil(() => backendsOf(lb).length === 3, 'three backends');
+  const config = (enabled: boolean) => testConfig({
+    backends: [seed.address],
+    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.userToken) },
+    discovery: { enabled, portOverride: 0, stateDir: undefined },
+  });
+  await lb.app.reload(config(false));
+  await logs.waitFor({ event: 'discovery_stopped' });
+  assert.deepEqual(backendsOf(lb), [seed.address]);
+  await lb.app.reload(config(true));
+  await waitUntil(() => backendsOf(lb).length === 3, 'three backends again');
+  assert.equal(logs.all({ event: 'discovery_started' }).length, 2);
 });
