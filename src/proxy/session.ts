@@ -99,7 +99,7 @@ export class Session implements BackendSession {
     upstream.on('end', () => upstream === this.#upstream && this.#onUpstreamEnd());
     upstream.on('error', (err) => upstream === this.#upstream && this.#onSocketError(err, upstream));
     upstream.on('close', () => upstream === this.#upstream && this.#onSocketClose(upstream));
-    upstream.on('drain', () => upstream === this.#upstream && this.client.resume());
+    upstream.on('drain', () => upstream === this.#upstream && this.#resumeClient());
     this.#setTimer(this.ctx.config().connectTimeoutMs, 'connect_timeout');
   }
 
@@ -116,15 +116,19 @@ export class Session implements BackendSession {
     this.#timer = undefined;
     this.#phase = 'waiting';
     this.ctx.metrics.connectDuration.observe((performance.now() - this.#acceptedAt) / 1000);
-    for (const chunk of this.#held) this.#send(chunk);
+    let flowing = true;
+    for (const chunk of this.#held) flowing = this.#send(chunk) && flowing;
     if (this.#clientEnded) this.#upstream?.end();
+    // A client paused while connecting is read again now, unless the backend must take what was
+    // sent first (its 'drain' resumes) or the replay buffer is full.
+    if (flowing) this.#resumeClient();
   }
 
-  /** Writes client bytes to a backend that has not answered yet. */
-  #send(chunk: Buffer): void {
+  /** Writes client bytes to a backend that has not answered yet; false when it must drain first. */
+  #send(chunk: Buffer): boolean {
     const upstream = this.#upstream;
-    if (!upstream) return;
-    upstream.write(chunk);
+    if (!upstream) return true;
+    const flowing = upstream.write(chunk);
     if (this.#replayable) {
       if (this.#timer === undefined) {
         this.#waitingSince = Date.now();
@@ -136,6 +140,12 @@ export class Session implements BackendSession {
       this.#held = [];
       this.#heldBytes = 0;
     }
+    return flowing;
+  }
+
+  /** Reads the client again, unless its bytes wait for the backend's answer (replay buffer full). */
+  #resumeClient(): void {
+    if (this.#phase === 'established' || this.#heldBytes < this.ctx.config().replayBufferBytes) this.client.resume();
   }
 
   #onClientData(chunk: Buffer): void {
@@ -147,9 +157,10 @@ export class Session implements BackendSession {
     if (this.#replayable === undefined) this.#replayable = mayReplay(this.ctx.config().replay, chunk[0] ?? 0);
     this.#held.push(chunk);
     this.#heldBytes += chunk.length;
-    if (this.#phase === 'waiting') this.#send(chunk);
-    // Bounded: past the replay buffer the client is not read until the backend answers.
-    if (this.#heldBytes >= this.ctx.config().replayBufferBytes) this.client.pause();
+    const flowing = this.#phase === 'waiting' ? this.#send(chunk) : true;
+    // Bounded: past the replay buffer the client is not read until the backend answers; bytes
+    // that are the backend's already (not replayable) wait only for it to take them.
+    if (!flowing || this.#heldBytes >= this.ctx.config().replayBufferBytes) this.client.pause();
   }
 
   #onClientEnd(): void {
