@@ -63,6 +63,7 @@ class Runtime implements App {
     this.#config = config;
     this.#log = o.log;
     this.metrics = new Metrics(o.registry);
+    this.metrics.maxConnections.set(config.maxConnections);
     this.pool = new Pool(config, { log: o.log, metrics: this.metrics });
     this.#discovery = new DiscoveryController({ pool: this.pool, log: o.log, metrics: this.metrics });
     this.#ctx = {
@@ -152,6 +153,7 @@ class Runtime implements App {
     const old = this.#config;
     this.#config = config;
     this.pool.update(config);
+    this.metrics.maxConnections.set(config.maxConnections);
     this.#discovery.apply(config);
     if (JSON.stringify(old.health) !== JSON.stringify(config.health)) this.#warnAboutSettings(config);
     if (JSON.stringify(old.adminListen) !== JSON.stringify(config.adminListen)) {

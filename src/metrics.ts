@@ -34,6 +34,7 @@ export class Metrics {
   readonly checkAuthorized: Gauge<'backend'>;
   readonly configReloads: Counter<'result'>;
   readonly panic: Gauge;
+  readonly maxConnections: Gauge;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
   readonly discoveredBackends: Gauge;
   readonly discoveryEvents: Counter<'type'>;
@@ -153,6 +154,11 @@ export class Metrics {
     this.panic = new Gauge({
       name: `${P}panic`,
       help: '1 while no backend is up and draining backends are used as a last resort.',
+      registers,
+    });
+    this.maxConnections = new Gauge({
+      name: `${P}max_connections`,
+      help: 'The --max-connections limit: past it new client connections are refused.',
       registers,
     });
     this.buildInfo = new Gauge({

@@ -112,6 +112,7 @@ test('every alert fires on the series it is about (promtool test rules)', () => 
         // Exported at 0 from the start: the first rejection is an increase.
         { series: `kube_local_lb_config_reloads_total{${NODE}, result="rejected"}`, values: '0 0 1 1 1 1 1' },
         { series: `kube_local_lb_backend_sessions{${NODE}, ${backend}}`, values: '17000x6' },
+        { series: `kube_local_lb_max_connections{${NODE}}`, values: '20000x6' },
         { series: `kube_local_lb_rejected_connections_total{${NODE}, reason="max_connections"}`, values: '0 0 0 4 4 4 4' },
       ],
       alert_rule_test: [
