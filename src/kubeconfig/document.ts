@@ -55,13 +55,13 @@ export function parseKubeconfig(text: string, file: string): KubeconfigDocument 
   const [syntaxError] = document.errors;
   if (syntaxError) {
     const [start] = syntaxError.linePos ?? [];
-    throw new ConfigError(start ? `${file}:${start.line}:${start.col}` : file, undefined, `not valid YAML: ${firstLine(syntaxError.message)}`);
+    throw new ConfigError(start ? `${file}:${start.line}:${start.col}` : file, undefined, `not valid YAML: ${withoutQuotes(syntaxError.message)}`);
   }
   let data: unknown;
   try {
     data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    throw new ConfigError(file, undefined, `not valid YAML: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+    throw new ConfigError(file, undefined, `not valid YAML: ${withoutQuotes(err instanceof Error ? err.message : String(err))}`);
   }
   if (!isRecord(data) || !isMap(document.contents)) {
     throw new ConfigError(file, undefined, 'is not a kubeconfig: expected a mapping with clusters, users and contexts');
@@ -98,7 +98,13 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** yaml's messages end with a code excerpt after the first line; the position is given apart. */
-function firstLine(message: string): string {
-  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+/**
+ * yaml's message without what it quotes from the file. Its first line may end in text from the
+ * file (`Unresolved alias ...: <name>`, `Invalid escape sequence <escape>`), the lines after it
+ * show the line at fault, and a kubeconfig holds tokens and keys: a typo next to a token must
+ * not print the token. The position is given apart.
+ */
+function withoutQuotes(message: string): string {
+  const first = (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
+  return (first.split(': ')[0] ?? first).replace(/:$/, '').replace(/^(Invalid escape sequence|Unknown directive|Unsupported YAML version|Plain value cannot start with) .*$/, '$1');
 }
