@@ -53,6 +53,10 @@ export function rewriteKubeconfig(source: KubeconfigDocument, target: RewriteTar
     const existing = cluster.map.items.find((pair) => isScalar(pair.key) && pair.key.value === TLS_SERVER_NAME);
     if (existing) {
       const value = existing.value;
+      if (value !== null && !isScalar(value)) {
+        throw new ConfigError(`${source.file}: clusters[${cluster.index}].cluster.${TLS_SERVER_NAME}`, undefined,
+          'is not a string: write it as one (e.g. kubernetes) to have it rewritten');
+      }
       const current = isScalar(value) && value.value !== null ? String(value.value) : undefined;
       if (current === target.tlsServerName) continue;
       changes.push({ cluster: cluster.name, key: TLS_SERVER_NAME, from: current, to: target.tlsServerName });
@@ -173,7 +177,8 @@ function verify(source: KubeconfigDocument, text: string, chosen: readonly Clust
     actual = undefined;
   }
   if (!isDeepStrictEqual(normalise(actual), normalise(expected))) {
-    throw new Error(`${source.file}: the rewritten text does not read back as intended; nothing was written`);
+    // A file this edit cannot handle: refused like any other the command cannot rewrite (exit 2).
+    throw new ConfigError(source.file, undefined, 'the rewritten text does not read back as intended; nothing was written');
   }
 }
 
