@@ -5,6 +5,7 @@ import { ConfigError } from './config-error.js';
 import { describeFileError } from './file-access.js';
 import { SETTINGS, SETTING_KEYS, setGiven, type Layer, type SettingKey } from './settings.js';
 import { isMapping, unknownKey } from './values.js';
+import { MAX_YAML_DEPTH, yamlDepth } from './yaml-depth.js';
 
 /** Aliases in a YAML file are expanded; this bounds a "billion laughs" file. */
 const MAX_ALIAS_COUNT = 100;
@@ -25,6 +26,7 @@ export function readConfigFile(path: string, where: string): Layer {
   } catch (err) {
     throw new ConfigError(where, path, `cannot be read: ${describeFileError(err)}`);
   }
+  if (yamlDepth(text) > MAX_YAML_DEPTH) throw new ConfigError(path, undefined, `nests collections more than ${MAX_YAML_DEPTH} levels deep: not a config file`);
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const [syntaxError] = document.errors;
   if (syntaxError) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Scalar, type YAMLMap } from 'yaml';
 import { ConfigError } from '../config/config-error.js';
 import { describeFileError } from '../config/file-access.js';
+import { MAX_YAML_DEPTH, yamlDepth } from '../config/yaml-depth.js';
 
 /** Aliases in a kubeconfig are expanded when read; this bounds a "billion laughs" file. */
 const MAX_ALIAS_COUNT = 100;
@@ -48,6 +49,7 @@ export function readKubeconfig(file: string, where: string): KubeconfigDocument 
  * cannot be understood must not be rewritten.
  */
 export function parseKubeconfig(text: string, file: string): KubeconfigDocument {
+  if (yamlDepth(text) > MAX_YAML_DEPTH) throw new ConfigError(file, undefined, `nests collections more than ${MAX_YAML_DEPTH} levels deep: not a kubeconfig`);
   const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   const [document, second] = documents;
   if (second) throw new ConfigError(file, undefined, 'holds more than one YAML document: a kubeconfig is one');
