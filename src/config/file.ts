@@ -27,7 +27,9 @@ export function readConfigFile(path: string, where: string): Layer {
     throw new ConfigError(where, path, `cannot be read: ${describeFileError(err)}`);
   }
   if (yamlDepth(text) > MAX_YAML_DEPTH) throw new ConfigError(path, undefined, `nests collections more than ${MAX_YAML_DEPTH} levels deep: not a config file`);
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // logLevel error: yaml's warnings (a key that is a collection, say) would go to stderr as
+  // lines of their own, beside the one line that reports the file.
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   const [syntaxError] = document.errors;
   if (syntaxError) {
     const [start] = syntaxError.linePos ?? [];

@@ -50,7 +50,8 @@ export function readKubeconfig(file: string, where: string): KubeconfigDocument 
  */
 export function parseKubeconfig(text: string, file: string): KubeconfigDocument {
   if (yamlDepth(text) > MAX_YAML_DEPTH) throw new ConfigError(file, undefined, `nests collections more than ${MAX_YAML_DEPTH} levels deep: not a kubeconfig`);
-  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  // logLevel error: yaml's warnings would go to stderr, beside the command's own lines.
+  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   const [document, second] = documents;
   if (second) throw new ConfigError(file, undefined, 'holds more than one YAML document: a kubeconfig is one');
   if (!document) throw new ConfigError(file, undefined, 'is empty: not a kubeconfig');
