@@ -4,6 +4,7 @@ import { AdminServer } from './admin/server.js';
 import { Pool } from './backends/pool.js';
 import type { Config, HostPort } from './config/schema.js';
 import { DiscoveryController } from './discovery/controller.js';
+import { exposedCredentialFiles } from './health/credentials.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { type Bind, Listener, formatHostPort } from './proxy/listener.js';
@@ -139,6 +140,10 @@ class Runtime implements App {
     if (config.health.insecureSkipVerify) {
       this.#log.warn({ event: 'insecure_health_checks' },
         'health checks do not verify the apiserver certificate (--health-insecure-skip-verify)');
+    }
+    for (const { file, mode } of exposedCredentialFiles(config.health)) {
+      this.#log.warn({ event: 'credential_file_exposed', file, mode },
+        `health check credential ${file} can be read by other users (mode ${mode}): chmod 600 it`);
     }
     if (config.health.scheme === 'http') {
       this.#log.warn({ event: 'plain_http_health_checks' },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { ConfigError } from '../config/config-error.js';
 import type { HealthConfig } from '../config/schema.js';
@@ -136,6 +137,26 @@ export class CredentialSource {
     for (const part of [ca, cert, key, headers['authorization']]) hash.update(part ?? '-').update('\0');
     return { headers, ca, cert, key, source, generation: hash.digest('hex').slice(0, 16) };
   }
+}
+
+/**
+ * The secret-holding files of the configured mode (a token, a client key, a kubeconfig, which
+ * may hold either) that users other than the owner can read, with their mode, e.g. `0644`.
+ * Certificates and CA bundles are public and not listed. A file that cannot be read is left to
+ * the load, which reports it.
+ */
+export function exposedCredentialFiles(health: HealthConfig): Array<{ file: string; mode: string }> {
+  const secrets = { anonymous: [], token: [health.tokenFile], 'client-cert': [health.clientKeyFile], kubeconfig: [health.kubeconfigFile] }[health.auth];
+  return secrets.flatMap((file) => {
+    if (!file) return [];
+    try {
+      const mode = statSync(file).mode & 0o777;
+      return mode & 0o044 ? [{ file, mode: mode.toString(8).padStart(4, '0') }] : [];
+    } catch {
+      // Gone or unreadable: the credential load says so, with the flag's name.
+      return [];
+    }
+  });
 }
 
 function required(value: string | undefined, flag: string): string {
