@@ -72,6 +72,9 @@ function session(port: number, shape: Shape): Promise<Outcome> {
     let sentBytes = 0;
     const received: Buffer[] = [];
     let receivedBytes = 0;
+    /** The client sent its FIN: the conversation is over from its side. */
+    let finished = false;
+    /** The FIN came back after the client's own: the session ended as the client meant it to. */
     let ended = false;
     let settled = false;
     const timers: NodeJS.Timeout[] = [];
@@ -104,7 +107,8 @@ function session(port: number, shape: Shape): Promise<Outcome> {
         next();
       }
     });
-    socket.on('end', () => (ended = true));
+    // A FIN before the client's own cuts the conversation short, however much was echoed by then.
+    socket.on('end', () => (ended = finished));
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (!intact()) return finish('corrupt');
@@ -113,10 +117,14 @@ function session(port: number, shape: Shape): Promise<Outcome> {
     timers.push(setTimeout(() => finish('hung'), HUNG_MS));
     const rest = (): void => {
       if (shape.size > 0) send(randomBytes(shape.size));
-      if (shape.holdMs === 0) return void socket.end();
+      const end = (): void => {
+        finished = true;
+        socket.end();
+      };
+      if (shape.holdMs === 0) return end();
       const until = Date.now() + shape.holdMs;
       const ping = (): void => {
-        if (Date.now() >= until) return void socket.end();
+        if (Date.now() >= until) return end();
         onEchoed = () => timers.push(setTimeout(ping, 50 + Math.floor(Math.random() * 100)));
         send(randomBytes(10 + Math.floor(Math.random() * 200)));
       };
@@ -271,10 +279,11 @@ test(`churn soak: ${SECONDS} s of sessions while backends are killed, blackholed
   // An eject closes the sessions that had an answer and replays the others.
   assert.ok(closes('ejected') <= ejected && ejected <= closes('ejected') + replays, `ejected_sessions_total (${why})`);
   // Every session a client saw cut short was closed by the proxy for a reason other than done;
-  // the proxy may count a few more (a session ejected between its last byte and its close).
+  // the proxy may count a few more: a backend reset or ejected in the moment between the
+  // session's last byte and its sockets' close.
   const abnormal = events.count('session_closed') - closes('done');
   assert.ok(outcomes.closed <= abnormal, `${outcomes.closed} sessions cut short, ${abnormal} closed abnormally (${why})`);
-  assert.ok(abnormal - outcomes.closed <= 10 + loadSessions / 25, `${abnormal - outcomes.closed} abnormal closes no client saw (${why})`);
+  assert.ok(abnormal - outcomes.closed <= 10 + loadSessions / 200, `${abnormal - outcomes.closed} abnormal closes no client saw (${why})`);
   assert.deepEqual(events.errors.filter((line) => !line.includes('"event":"panic_entered"')), [], `error lines (${why})`);
 
   // Resources back: descriptors while running (the checks' connections may have been remade)
@@ -288,4 +297,5 @@ test(`churn soak: ${SECONDS} s of sessions while backends are killed, blackholed
   await closeAll();
   mark('closed');
   await waitUntil(() => openFds() <= fdsAtStart + 2, `descriptors back to ${fdsAtStart} after closing (now ${openFds()})`, 5000);
+  t.diagnostic(`descriptors after closing: ${openFds()} (${fdsAtStart} at start)`);
 });
