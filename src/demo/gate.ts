@@ -74,6 +74,11 @@ export class GatedConnection {
     if (!this.raw.destroyed) this.raw.resetAndDestroy();
   }
 
+  /** Closes the connection with a FIN. */
+  destroy(): void {
+    this.raw.destroy();
+  }
+
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
