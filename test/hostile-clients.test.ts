@@ -1,3 +1,9 @@
+/**
+ * Clients that misbehave, on purpose or not: connections that never speak, FIN at once, never
+ * reading, too many at once, a first flight larger than the replay buffer. The proxy must keep
+ * serving the others, count what it refuses, and keep its memory per session bounded by
+ * backpressure (measured as Buffers held after garbage collection, not as timing).
+ */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
