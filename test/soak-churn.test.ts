@@ -278,12 +278,14 @@ test(`churn soak: ${SECONDS} s of sessions while backends are killed, blackholed
   assert.equal(replays, events.count('session_replayed'), `replays_total and session_replayed lines (${why})`);
   // An eject closes the sessions that had an answer and replays the others.
   assert.ok(closes('ejected') <= ejected && ejected <= closes('ejected') + replays, `ejected_sessions_total (${why})`);
-  // Every session a client saw cut short was closed by the proxy for a reason other than done;
-  // the proxy may count a few more: a backend reset or ejected in the moment between the
-  // session's last byte and its sockets' close.
+  // The sessions clients saw cut short are the ones the proxy closed for a reason other than
+  // done, but for two races, each rare: a backend reset or ejected in the moment between a
+  // session's last byte and its close (the proxy counts one the client did not see), and a
+  // crashed backend's connection that ended with a FIN, as the kernel ends a killed process's
+  // connections with nothing left unread (the proxy passes it on as an ordinary end: done).
   const abnormal = events.count('session_closed') - closes('done');
-  assert.ok(outcomes.closed <= abnormal, `${outcomes.closed} sessions cut short, ${abnormal} closed abnormally (${why})`);
-  assert.ok(abnormal - outcomes.closed <= 10 + loadSessions / 200, `${abnormal - outcomes.closed} abnormal closes no client saw (${why})`);
+  assert.ok(Math.abs(abnormal - outcomes.closed) <= 10 + loadSessions / 200,
+    `${outcomes.closed} sessions cut short, ${abnormal} closed for a reason other than done (${why})`);
   assert.deepEqual(events.errors.filter((line) => !line.includes('"event":"panic_entered"')), [], `error lines (${why})`);
 
   // Resources back: descriptors while running (the checks' connections may have been remade)
