@@ -90,8 +90,13 @@ test('a backend RST reaches the client as a reset', async (t) => {
 test('a client RST reaches the backend as a reset', async (t) => {
   let backendError: Promise<[NodeJS.ErrnoException]> | undefined;
   const server = net.createServer((s) => {
-    backendError = once(s, 'error') as Promise<[NodeJS.ErrnoException]>;
-    s.once('data', () => s.write('ready'));
+    s.on('error', () => undefined);
+    s.once('data', (d: Buffer) => {
+      // The session's connection, not one of the health checks' (they send GET /readyz).
+      if (d.toString() !== 'x') return;
+      backendError = once(s, 'error') as Promise<[NodeJS.ErrnoException]>;
+      s.write('ready');
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
