@@ -73,15 +73,18 @@ export function integer(bounds: { min: number; max: number }): ValueKind<number>
   };
 }
 
-export function oneOf<const T extends string>(choices: readonly T[]): ValueKind<T> {
-  const expected = `is not one of ${choices.join(', ')}`;
+/**
+ * A setting whose value is one string, read the same way from a flag, a variable and the file
+ * (where anything but a string is refused with the same `expected` sentence).
+ */
+function textKind<T extends string>(placeholder: string, expected: string, check: (text: string) => T | undefined): ValueKind<T> {
   const fromText = (text: string, where: string): T => {
-    const choice = choices.find((candidate) => candidate === text.trim());
-    if (choice === undefined) throw new ConfigError(where, text, expected);
-    return choice;
+    const value = check(text);
+    if (value === undefined) throw new ConfigError(where, text, expected);
+    return value;
   };
   return {
-    placeholder: choices.join('|'),
+    placeholder,
     fromText,
     fromFile(value, where) {
       if (typeof value !== 'string') throw new ConfigError(where, value, expected);
@@ -90,6 +93,11 @@ export function oneOf<const T extends string>(choices: readonly T[]): ValueKind<
     toFile: (value) => value,
     show: String,
   };
+}
+
+export function oneOf<const T extends string>(choices: readonly T[]): ValueKind<T> {
+  return textKind(choices.join('|'), `is not one of ${choices.join(', ')}`,
+    (text) => choices.find((candidate) => candidate === text.trim()));
 }
 
 export function boolean(): ValueKind<boolean> {
@@ -150,40 +158,13 @@ export function optionalDirectory(): ValueKind<string> {
  * or with a query such as `/readyz?exclude=etcd`. Only characters a request line may carry.
  */
 export function httpPath(): ValueKind<string> {
-  const expected = 'is not an HTTP path (must start with /, e.g. /readyz)';
-  const fromText = (text: string, where: string): string => {
-    if (!/^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(text)) throw new ConfigError(where, text, expected);
-    return text;
-  };
-  return {
-    placeholder: 'PATH',
-    fromText,
-    fromFile(value, where) {
-      if (typeof value !== 'string') throw new ConfigError(where, value, expected);
-      return fromText(value, where);
-    },
-    toFile: (value) => value,
-    show: String,
-  };
+  return textKind('PATH', 'is not an HTTP path (must start with /, e.g. /readyz)',
+    (text) => (/^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(text) ? text : undefined));
 }
 
 /** A DNS name or IP address, as a TLS server name to verify the certificate against. */
 export function hostName(): ValueKind<string> {
-  const expected = 'is not a DNS name or IP address';
-  const fromText = (text: string, where: string): string => {
-    if (!isHostName(text)) throw new ConfigError(where, text, expected);
-    return text;
-  };
-  return {
-    placeholder: 'NAME',
-    fromText,
-    fromFile(value, where) {
-      if (typeof value !== 'string') throw new ConfigError(where, value, expected);
-      return fromText(value, where);
-    },
-    toFile: (value) => value,
-    show: String,
-  };
+  return textKind('NAME', 'is not a DNS name or IP address', (text) => (isHostName(text) ? text : undefined));
 }
 
 export function isMapping(value: unknown): value is Record<string, unknown> {
