@@ -22,6 +22,8 @@ export class Listener {
       // The client's FIN is passed to the backend, not answered by closing our side.
       allowHalfOpen: true,
       noDelay: true,
+      // The session takes the connection over before anything is read (proxy/reader.ts).
+      pauseOnConnect: true,
       // No TCP keepalive on the client side: clients are local processes, whose sockets the
       // kernel closes when they die; the probes would find nothing and cost two syscalls a
       // connection. Backend sockets have keepalive (session.ts).

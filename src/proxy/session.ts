@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { type Reason, reasonOfError } from '../health/verdict.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { adoptAccepted, readInto } from './reader.js';
 import { mayReplay } from './replay.js';
 
 /** Why a session ended: the `reason` of session logs. */
@@ -57,8 +58,18 @@ export class Session implements BackendSession {
   #flushedUp = 0;
   #flushedDown = 0;
 
-  constructor(readonly client: net.Socket, private readonly ctx: SessionContext) {
-    client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
+  readonly client: net.Socket;
+
+  /** `accepted` comes from a `pauseOnConnect` listener; the session reads it from then on. */
+  constructor(accepted: net.Socket, private readonly ctx: SessionContext) {
+    const onClientData = (chunk: Buffer) => this.#onClientData(chunk);
+    const adopted = adoptAccepted(accepted, onClientData, true);
+    const client = adopted ?? accepted;
+    if (!adopted) {
+      client.on('data', onClientData);
+      client.resume();
+    }
+    this.client = client;
     client.on('end', () => this.#onClientEnd());
     client.on('error', (err) => this.#onSocketError(err, client));
     client.on('close', () => this.#onSocketClose(client));
@@ -92,10 +103,10 @@ export class Session implements BackendSession {
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
+      ...readInto((chunk) => upstream === this.#upstream && this.#onUpstreamData(chunk)),
     });
     this.#upstream = upstream;
     upstream.on('connect', () => upstream === this.#upstream && this.#onConnect());
-    upstream.on('data', (chunk: Buffer) => upstream === this.#upstream && this.#onUpstreamData(chunk));
     upstream.on('end', () => upstream === this.#upstream && this.#onUpstreamEnd());
     upstream.on('error', (err) => upstream === this.#upstream && this.#onSocketError(err, upstream));
     upstream.on('close', () => upstream === this.#upstream && this.#onSocketClose(upstream));
