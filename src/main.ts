@@ -7,6 +7,7 @@
  * `kube-local-lb: <message>`, never a stack: an operator reads it in `journalctl` or
  * `kubectl logs --previous`.
  */
+import './runtime.js';
 import { ConfigError } from './config/config-error.js';
 import { runCli } from './cli/index.js';
 import { CommandFailed, StartupError, UsageError } from './cli/errors.js';
