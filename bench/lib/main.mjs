@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { COUNTERS_OFFSET, Fleet } from './fleet.mjs';
 import { Netns, NS_IP } from './netns.mjs';
 import { canConnect, killEverything } from './procs.mjs';
-import { PROXIES } from './proxies.mjs';
+import { FLOOR_PROXY, FLOOR_SCENARIOS, PROXIES } from './proxies.mjs';
 import { runScenario, SCENARIOS } from './scenarios.mjs';
 import { parseLine, table } from './table.mjs';
 
@@ -34,6 +34,9 @@ kube-local-lb / HAProxy. Results go to bench/results/<time>/. See bench/README.m
   --port-base P         proxy on P, backends on P+1.., their counters on P+${COUNTERS_OFFSET + 1}.. (default 26440)
   --backends N          number of nginx backends (default 3)
   --kube-local-lb-arg A extra flag for kube-local-lb run (repeat; e.g. --kube-local-lb-arg=--replay=always)
+  --node-floor          also run a plain Node proxy (bench/lib/node-pipe.mjs: 'data', write,
+                        pause/resume, nothing else) in keepalive, newconn, bulk and memory: what
+                        Node's streams cost before any product code, measured in the same run
   --keep-scratch        keep the scratch directory (configs, certificates, logs) after the run
   -h, --help            this text
 `;
@@ -68,6 +71,7 @@ function parseOptions(argv) {
         backends: { type: 'string', default: '3' },
         'kube-local-lb-arg': { type: 'string', multiple: true, default: [] },
         'keep-scratch': { type: 'boolean', default: false },
+        'node-floor': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -264,8 +268,9 @@ async function main() {
     log(`backends up: ${fleet.addresses().join(' ')} (${o.tls ? 'https' : 'http'})`);
     for (let rep = 1; rep <= o.settings.reps; rep++) {
       ctx.rep = rep;
-      const order = rep % 2 === 1 ? PROXIES : [...PROXIES].reverse();
       for (const scenario of o.scenarios) {
+        const names = o['node-floor'] && FLOOR_SCENARIOS.includes(scenario) ? [...PROXIES, FLOOR_PROXY] : PROXIES;
+        const order = rep % 2 === 1 ? names : [...names].reverse();
         for (const name of order) {
           log(`rep ${rep}/${o.settings.reps}: ${scenario} with ${name}`);
           let figures;

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { runCommand, startDaemon, stopDaemon, waitPort } from './procs.mjs';
 
 export const PROXIES = ['haproxy', 'kube-local-lb'];
-export const LABELS = { haproxy: 'HAProxy', 'kube-local-lb': 'kube-local-lb' };
+/** `--node-floor`: a plain Node proxy (node-pipe.mjs), run in these scenarios only. */
+export const FLOOR_PROXY = 'node-pipe';
+export const FLOOR_SCENARIOS = ['keepalive', 'newconn', 'bulk', 'memory'];
+export const LABELS = { haproxy: 'HAProxy', 'kube-local-lb': 'kube-local-lb', 'node-pipe': 'plain Node proxy' };
 
 /**
  * @param {object} o
@@ -79,6 +82,9 @@ export async function startProxy(name, o) {
     daemon = startDaemon('haproxy', 'haproxy', ['-db', '-f', cfg], { logFile: o.logFile });
   } else if (name === 'kube-local-lb') {
     daemon = startDaemon('kube-local-lb', process.execPath, kubeLocalLbArgs(o), { logFile: o.logFile });
+  } else if (name === FLOOR_PROXY) {
+    const script = path.join(o.repoRoot, 'bench', 'lib', 'node-pipe.mjs');
+    daemon = startDaemon(name, process.execPath, [script, String(o.port), ...o.backends], { logFile: o.logFile });
   } else {
     throw new Error(`unknown proxy ${name}`);
   }

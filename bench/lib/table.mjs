@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const BASE = 'haproxy';
 const PRODUCT = 'kube-local-lb';
+// `--node-floor`: a plain Node proxy, shown with its own ratio to HAProxy when it ran.
+const FLOOR = 'node-pipe';
 
 // better: 'higher' | 'lower' | undefined (a count that describes the run, not a score).
 // never: the value -1 means "did not happen before the end of the run".
@@ -95,13 +97,13 @@ function valueOf(record, figure) {
  * Paired ratios product/base, one per repetition where both have a finite value; for a count,
  * the one ratio of the totals.
  */
-function ratios(records, scenario, figure) {
+function ratios(records, scenario, figure, product = PRODUCT) {
   let out = [];
   const reps = new Set(records.filter((r) => r.scenario === scenario).map((r) => r.rep));
   for (const rep of reps) {
     const find = (proxy) => records.find((r) => r.scenario === scenario && r.proxy === proxy && r.rep === rep);
     const b = find(BASE);
-    const p = find(PRODUCT);
+    const p = find(product);
     if (!b || !p) continue;
     const vb = valueOf(b, figure);
     const vp = valueOf(p, figure);
@@ -119,6 +121,15 @@ function ratios(records, scenario, figure) {
   return out;
 }
 
+/** The median ratio product/HAProxy with its range over the repetitions, or '-'. */
+function ratioText(records, scenario, figure, product) {
+  const rs = ratios(records, scenario, figure, product);
+  if (!rs.length) return '-';
+  let text = fmt(median(rs));
+  if (rs.length > 1) text += ` [${fmt(Math.min(...rs))}-${fmt(Math.max(...rs))}]`;
+  return text;
+}
+
 function cell(records, scenario, proxy, figure) {
   const mine = records.filter((r) => r.scenario === scenario && r.proxy === proxy);
   const values = mine.map((r) => valueOf(r, figure)).filter((v) => v !== undefined);
@@ -132,9 +143,10 @@ function cell(records, scenario, proxy, figure) {
 /** The markdown table for `records` (parsed result lines). */
 export function table(records) {
   const reps = new Set(records.map((r) => r.rep)).size;
+  const floor = records.some((r) => r.proxy === FLOOR);
   const lines = [
-    `| scenario | figure | | HAProxy | kube-local-lb | kube-local-lb / HAProxy |`,
-    `|---|---|:-:|--:|--:|--:|`,
+    `| scenario | figure | | HAProxy | kube-local-lb | kube-local-lb / HAProxy |${floor ? ' plain Node proxy | plain Node / HAProxy |' : ''}`,
+    `|---|---|:-:|--:|--:|--:|${floor ? '--:|--:|' : ''}`,
   ];
   const scenarios = [...new Set(records.map((r) => r.scenario))];
   for (const scenario of scenarios) {
@@ -144,15 +156,12 @@ export function table(records) {
       lines.push(`| ${scenario} | skipped: ${skipped.skipped.replace(/_/g, ' ')} | | | | |`);
       continue;
     }
+    const floorHere = floor && mine.some((r) => r.proxy === FLOOR);
     for (const figure of FIGURES[scenario] ?? []) {
-      const rs = ratios(records, scenario, figure);
-      let ratio = '-';
-      if (rs.length) {
-        ratio = fmt(median(rs));
-        if (rs.length > 1) ratio += ` [${fmt(Math.min(...rs))}-${fmt(Math.max(...rs))}]`;
-      }
       const arrow = figure.better === 'higher' ? '↑' : figure.better === 'lower' ? '↓' : '';
-      lines.push(`| ${scenario} | ${figure.label} | ${arrow} | ${cell(records, scenario, BASE, figure)} | ${cell(records, scenario, PRODUCT, figure)} | ${ratio} |`);
+      let row = `| ${scenario} | ${figure.label} | ${arrow} | ${cell(records, scenario, BASE, figure)} | ${cell(records, scenario, PRODUCT, figure)} | ${ratioText(records, scenario, figure, PRODUCT)} |`;
+      if (floor) row += floorHere ? ` ${cell(records, scenario, FLOOR, figure)} | ${ratioText(records, scenario, figure, FLOOR)} |` : ' | |';
+      lines.push(row);
     }
   }
   const variant = records.some((r) => r.scenario === 'eject' && r.variant) ? ' In eject, HAProxy runs with `on-marked-down shutdown-sessions`.' : '';
