@@ -18,6 +18,9 @@ export interface ProbeCredentials {
   generation: string;
 }
 
+/** How long a credential is used before its files are looked at again. */
+const RECHECK_MS = 1000;
+
 export class CredentialError extends Error {
   override readonly name = 'CredentialError';
 }
@@ -25,7 +28,8 @@ export class CredentialError extends Error {
 /**
  * Loads the probe credential for the configured mode and re-reads it when a file behind it
  * changes (projected service-account tokens rotate; kubelet's client certificate rotates). One
- * instance serves every backend's checker; `current()` costs a few stat calls when nothing changed.
+ * instance serves every backend's checker; `current()` costs a few stat calls when nothing changed,
+ * at most once a second: a check every 50 ms would otherwise wake the thread pool for each.
  */
 export class CredentialSource {
   #cached: ProbeCredentials | undefined;
@@ -33,8 +37,9 @@ export class CredentialSource {
   /** Files a kubeconfig refers to (kubelet.conf names a rotating client certificate). */
   #referenced: string[] = [];
   #loading: Promise<ProbeCredentials> | undefined;
+  #checkedAt = -Infinity;
 
-  constructor(private readonly health: HealthConfig) {}
+  constructor(private readonly health: HealthConfig, private readonly now: () => number = () => performance.now()) {}
 
   /** The mode and the files it reads, safe to log. */
   describe(): string {
@@ -62,6 +67,8 @@ export class CredentialSource {
   }
 
   async current(): Promise<ProbeCredentials> {
+    if (this.#cached && this.now() - this.#checkedAt < RECHECK_MS) return this.#cached;
+    this.#checkedAt = this.now();
     const stamp = await this.#stampOf([...this.files(), ...this.#referenced]);
     if (this.#cached && stamp === this.#stamp) return this.#cached;
     this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
