@@ -39,7 +39,7 @@ export class CredentialSource {
   #loading: Promise<ProbeCredentials> | undefined;
   #checkedAt = -Infinity;
 
-  constructor(private readonly health: HealthConfig, private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly health: HealthConfig) {}
 
   /** The mode and the files it reads, safe to log. */
   describe(): string {
@@ -67,8 +67,8 @@ export class CredentialSource {
   }
 
   async current(): Promise<ProbeCredentials> {
-    if (this.#cached && this.now() - this.#checkedAt < RECHECK_MS) return this.#cached;
-    this.#checkedAt = this.now();
+    if (this.#cached && performance.now() - this.#checkedAt < RECHECK_MS) return this.#cached;
+    this.#checkedAt = performance.now();
     const stamp = await this.#stampOf([...this.files(), ...this.#referenced]);
     if (this.#cached && stamp === this.#stamp) return this.#cached;
     this.#loading ??= this.#load().finally(() => (this.#loading = undefined));

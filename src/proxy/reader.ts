@@ -4,7 +4,7 @@ import net from 'node:net';
  * How sessions read: every socket reads into one shared buffer (`onread`), and the session copies
  * out exactly the bytes it forwards. Node's default read path makes a 64 KiB allocation per read,
  * shrinks it, wraps it in a Buffer and sends it through the Readable stream machinery and a
- * 'data' event; this path skips all of that, about 15 % of the proxy's CPU per request on
+ * 'data' event; this path skips all of that, about a fifth of the proxy's CPU per request on
  * kept-alive connections (docs/performance.md).
  *
  * One buffer serves every socket because reads are delivered one at a time and the callback
@@ -44,9 +44,10 @@ interface HandleOwner {
 /**
  * Moves a connection accepted by a `pauseOnConnect` server to a socket that delivers its bytes
  * to `onChunk`. Node lets only connecting sockets choose `onread`, so the accepted socket's
- * handle (`_handle`, stable since Node 0.x and used by cluster) is given to a new socket and the
- * old, empty one is closed. Returns null when the connection cannot be moved (already closed, or
- * a runtime without `_handle`); the caller then reads the accepted socket with 'data'.
+ * handle (`_handle`: undocumented, but what `cluster` and `child_process` rely on) is given to a
+ * new socket and the old, empty one is closed. Returns null when the connection cannot be moved
+ * (already closed, not paused, or a runtime without `_handle`); the caller then reads the
+ * accepted socket with 'data'.
  */
 export function adoptAccepted(accepted: net.Socket, onChunk: OnChunk, allowHalfOpen: boolean): net.Socket | null {
   const owner = accepted as unknown as HandleOwner;
