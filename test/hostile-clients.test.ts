@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { echoBackend } from './helpers/echo-backend.js';
 import { logSink } from './helpers/logs.js';
 import { parseMetrics, value } from './helpers/prometheus.js';
-import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { startProxy, startProxyFor, type TestProxy } from './helpers/proxy.js';
 import { collectGarbage } from './helpers/resources.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -118,13 +118,7 @@ test('a flood of clients that send nothing holds sessions, is counted, and does 
 
 test('half-open clients: a FIN right after connect closes the session; a FIN after a request still gets the whole answer', async (t) => {
   const backend = await echoBackend('a');
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [backend.address] }, logs);
-  t.after(async () => {
-    await lb.close();
-    await backend.close();
-  });
-  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  const lb = await startProxyFor(t, backend);
   const silent = await Promise.all(Array.from({ length: 50 }, async () => {
     const s = net.connect({ port: lb.port, host: '127.0.0.1', allowHalfOpen: true });
     s.on('error', () => undefined);
@@ -164,13 +158,7 @@ test('a client that never reads: backpressure holds the backend, the proxy buffe
       pump();
     },
   });
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [firehose.address] }, logs);
-  t.after(async () => {
-    await lb.close();
-    await firehose.close();
-  });
-  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  const lb = await startProxyFor(t, firehose);
   const before = collectGarbage();
   const client = await connect(lb.port);
   t.after(() => client.destroy());
@@ -259,13 +247,7 @@ test('a first flight past the replay buffer before the backend answers: reading 
       s.on('end', () => s.end(`${received} ${hash.digest('hex')}`));
     },
   });
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [late.address], firstByteTimeoutMs: 30_000 }, logs);
-  t.after(async () => {
-    await lb.close();
-    await late.close();
-  });
-  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  const lb = await startProxyFor(t, late, { firstByteTimeoutMs: 30_000 });
   const flight = Buffer.concat([HELLO, Buffer.alloc(FLIGHT - HELLO.length, 0x42)]);
   const client = await connect(lb.port);
   t.after(() => client.destroy());
@@ -300,13 +282,7 @@ test('a plain first flight to a backend that reads nothing is held by backpressu
       s.on('end', () => s.end(String(received)));
     },
   });
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [stalled.address] }, logs);
-  t.after(async () => {
-    await lb.close();
-    await stalled.close();
-  });
-  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  const lb = await startProxyFor(t, stalled);
   const before = collectGarbage();
   const client = await connect(lb.port);
   t.after(() => client.destroy());
@@ -344,13 +320,7 @@ test('a plain first flight past the replay buffer, sent while the proxy connects
       s.on('end', () => s.end(String(received)));
     },
   });
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [backend.address] }, logs);
-  t.after(async () => {
-    await lb.close();
-    await backend.close();
-  });
-  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  const lb = await startProxyFor(t, backend);
   // Not TLS, so nothing is kept for replay: the backend gets it all before it says a word.
   const flight = Buffer.alloc(MiB, 0x50);
   const answer = await within(echoed(lb.port, flight), 10_000, 'the backend gets the whole flight');

@@ -12,8 +12,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { adoptAccepted } from '../src/proxy/reader.js';
 import { echoBackend } from './helpers/echo-backend.js';
-import { logSink } from './helpers/logs.js';
-import { startProxy } from './helpers/proxy.js';
+import { startProxyFor } from './helpers/proxy.js';
 
 const MiB = 1024 * 1024;
 const HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]);
@@ -52,13 +51,7 @@ test('bytes arrive intact both ways through concurrent sessions whose readers st
       s.on('end', () => s.end(sha(Buffer.concat(received))));
     },
   });
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [backend.address] }, logs);
-  t.after(async () => {
-    await lb.close();
-    await backend.close();
-  });
-  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  const lb = await startProxyFor(t, backend);
 
   const sessions = [0, 1, 2, 3].map(async (i) => {
     const upload = randomBytes(6 * MiB);

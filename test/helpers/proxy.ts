@@ -1,7 +1,8 @@
+import type { TestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { type App, startApp } from '../../src/app.js';
 import { type BackendConfig, type Config, DEFAULTS, type HealthConfig } from '../../src/config/schema.js';
-import type { LogSink } from './logs.js';
+import { type LogSink, logSink } from './logs.js';
 
 export type TestConfig = Partial<Omit<Config, 'health' | 'backends'>> & {
   backends: (string | Partial<BackendConfig> & { address: string })[];
@@ -44,4 +45,23 @@ export async function startProxy(c: TestConfig, logs: LogSink): Promise<TestProx
   const app = await startApp(testConfig(c), { log: logs.logger, registry });
   const port = app.listenAddresses[0]?.port ?? 0;
   return { app, port, registry, close: () => app.close(0) };
+}
+
+/**
+ * A proxy in front of one backend, both closed when the test ends; resolves once the backend is
+ * up, so that the first client is served.
+ */
+export async function startProxyFor(
+  t: TestContext,
+  backend: { address: string; close(): Promise<void> },
+  settings: Omit<TestConfig, 'backends'> = {},
+): Promise<TestProxy> {
+  const logs = logSink('info');
+  const lb = await startProxy({ ...settings, backends: [backend.address] }, logs);
+  t.after(async () => {
+    await lb.close();
+    await backend.close();
+  });
+  await logs.waitFor({ event: 'backend_state', to: 'up' });
+  return lb;
 }
