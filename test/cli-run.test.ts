@@ -7,18 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { MAIN, cleanEnv, runMain } from './cli-spawn.js';
+import { jsonLines, type LogFields } from './helpers/lb-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kube-local-lb-run-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-type Record_ = { [key: string]: unknown };
-
 /** A running `kube-local-lb run`: its JSON log lines as they come, and its exit. */
 interface Running {
   child: ChildProcess;
-  records: Record_[];
+  records: LogFields[];
   stderr: () => string;
-  waitFor(fields: Record_, ms?: number): Promise<Record_>;
+  waitFor(fields: LogFields, ms?: number): Promise<LogFields>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -28,16 +27,7 @@ function start(command: string, args: string[], env: Record<string, string> = {}
     env: cleanEnv(env),
     stdio: fd3 === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', fd3],
   });
-  const records: Record_[] = [];
-  const waiters = new Set<() => void>();
   let stderr = '';
-  let partial = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) records.push(JSON.parse(line) as Record_);
-    for (const wake of waiters) wake();
-  });
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
@@ -45,30 +35,8 @@ function start(command: string, args: string[], env: Record<string, string> = {}
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const matches = (record: Record_, fields: Record_) => Object.entries(fields).every(([k, v]) => record[k] === v);
-  return {
-    child,
-    records,
-    stderr: () => stderr,
-    exit,
-    waitFor(fields, ms = 15_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = records.find((record) => matches(record, fields));
-          if (!found) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no log line with ${JSON.stringify(fields)} in ${ms} ms; stderr: ${stderr}`));
-        }, ms);
-        waiters.add(check);
-        check();
-      });
-    },
-  };
+  const { records, waitFor } = jsonLines(child.stdout!, () => `stderr: ${stderr}`);
+  return { child, records, stderr: () => stderr, exit, waitFor };
 }
 
 /**
