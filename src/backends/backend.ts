@@ -1,6 +1,6 @@
 import type { BackendConfig } from '../config/schema.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
-import { type BackendState, type Streak, type Thresholds, nextState, nextStreak } from './transitions.js';
+import { type BackendState, type Streak, type Thresholds, nextState, nextStreak, rampAt, sessionFailureStreak } from './transitions.js';
 
 /** What a backend needs of a session: to be told its backend went away. */
 export interface BackendSession {
@@ -38,14 +38,12 @@ export class Backend {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  priority: number;
-  weight: number;
-  readonly sessions = new Set<BackendSession>();
-  /** Sessions that got their first byte from this backend, since start. */
-  established = 0;
-  /** Bytes of closed sessions and flushed ones of open sessions, since start. */
-  bytesUp = 0;
-  bytesDown = 0;
+  #priority: number;
+  #weight: number;
+  readonly #sessions = new Set<BackendSession>();
+  #established = 0;
+  #bytesUp = 0;
+  #bytesDown = 0;
   #state: BackendState;
   #streak: Streak = { good: 0, bad: 0 };
   #suspectSince: number | undefined;
@@ -63,11 +61,32 @@ export class Backend {
     this.address = spec.address;
     this.host = spec.host;
     this.port = spec.port;
-    this.priority = spec.priority;
-    this.weight = spec.weight;
+    this.#priority = spec.priority;
+    this.#weight = spec.weight;
     this.#state = { kind: 'unknown', since: now };
   }
 
+  get priority(): number {
+    return this.#priority;
+  }
+  get weight(): number {
+    return this.#weight;
+  }
+  /** The sessions on this backend now; they come and go through `attach` and `detach`. */
+  get sessions(): ReadonlySet<BackendSession> {
+    return this.#sessions;
+  }
+  /** Sessions that got their first byte from this backend, since start. */
+  get established(): number {
+    return this.#established;
+  }
+  /** Bytes of closed sessions and flushed ones of open sessions, since start. */
+  get bytesUp(): number {
+    return this.#bytesUp;
+  }
+  get bytesDown(): number {
+    return this.#bytesDown;
+  }
   get state(): BackendState {
     return this.#state;
   }
@@ -75,7 +94,7 @@ export class Backend {
     return this.#streak;
   }
   get activeSessions(): number {
-    return this.sessions.size;
+    return this.#sessions.size;
   }
   get suspect(): boolean {
     return this.#suspectSince !== undefined;
@@ -92,12 +111,29 @@ export class Backend {
 
   /** 0..1 share of new sessions during slow start after a recovery. */
   rampAt(now: number): number {
-    const s = this.#state;
-    if (s.kind !== 'up' || now >= s.slowStartEndsAt) return 1;
-    const total = this.thresholds().slowStartMs;
-    if (total <= 0) return 1;
-    // Never 0: a fresh backend must get some sessions to prove itself.
-    return Math.max(0.05, 1 - (s.slowStartEndsAt - now) / total);
+    return rampAt(this.#state, this.thresholds().slowStartMs, now);
+  }
+
+  /** The configuration changed this backend's priority or weight. */
+  reconfigure(spec: Pick<BackendConfig, 'priority' | 'weight'>): void {
+    this.#priority = spec.priority;
+    this.#weight = spec.weight;
+  }
+
+  /** A session now uses this backend: it is ejected or drained with it. */
+  attach(session: BackendSession): void {
+    this.#sessions.add(session);
+  }
+
+  /** A session left this backend (closed, or moved to another before it answered). */
+  detach(session: BackendSession): void {
+    this.#sessions.delete(session);
+  }
+
+  /** Bytes a session moved since it last reported, added to this backend's totals. */
+  addBytes(up: number, down: number): void {
+    this.#bytesUp += up;
+    this.#bytesDown += down;
   }
 
   /** A verdict of an active check. Returns the authorization change, if any, for logging. */
@@ -114,19 +150,20 @@ export class Backend {
   }
 
   /**
-   * A session failed to reach this backend (refused, connect timeout, no first byte). It counts as
-   * one unreachable verdict, but never as the last one of `fall`: the immediate check that the
-   * pool starts next decides. So two slow handshakes on a loaded but live apiserver cannot eject
-   * every session of it, while a dead one is confirmed within one check timeout.
+   * A session failed to reach this backend (refused, connect timeout, no first byte): suspect
+   * until a check or a session proves otherwise (`sessionFailureStreak` says how it counts).
    */
   recordSessionFailure(reason: Reason, now: number): void {
     this.#suspectSince ??= now;
-    const { fall } = this.thresholds();
-    if (this.#streak.bad + 1 < fall) this.#streak = nextStreak(this.#streak, verdictOf(reason));
+    this.#streak = sessionFailureStreak(this.#streak, reason, this.thresholds().fall);
   }
 
-  /** A session got its first byte from this backend: whatever made it suspect has passed. */
+  /**
+   * A session got its first byte from this backend: it counts as established, and whatever made
+   * the backend suspect has passed.
+   */
   recordSessionSuccess(): void {
+    this.#established++;
     this.#suspectSince = undefined;
   }
 
@@ -143,7 +180,7 @@ export class Backend {
   #afterTransition(kind: BackendState['kind'], reason: Reason): void {
     if (kind !== 'draining') this.#clearDrainTimer();
     if (kind === 'down') {
-      for (const session of [...this.sessions]) session.onBackendDown(this, reason);
+      for (const session of [...this.#sessions]) session.onBackendDown(this, reason);
     } else if (kind === 'draining' && this.#drainTimer === undefined) {
       this.#startDrainTimer();
     }
@@ -154,7 +191,7 @@ export class Backend {
     this.#clearDrainTimer();
     this.#drainTimer = setTimeout(() => {
       this.#drainTimer = undefined;
-      for (const session of [...this.sessions]) session.onDrainTimeout(this);
+      for (const session of [...this.#sessions]) session.onDrainTimeout(this);
     }, this.thresholds().drainTimeoutMs);
     this.#drainTimer.unref();
   }
@@ -166,7 +203,7 @@ export class Backend {
   remove(): void {
     if (this.#removed) return;
     this.#removed = true;
-    if (this.sessions.size > 0) this.#startDrainTimer();
+    if (this.#sessions.size > 0) this.#startDrainTimer();
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Backend, type Transition } from './backend.js';
 import { type Candidate, select } from './select.js';
-import { isGood, nextState, nextStreak } from './transitions.js';
+import { eligibilityRank, nextCheck } from './transitions.js';
 
 export interface PoolOptions {
   log: Logger;
@@ -93,13 +93,12 @@ export class Pool {
   pick(exclude: ReadonlySet<Backend>): Backend | undefined {
     const now = this.#now();
     // One pass: the candidates of the best class present (up, else unknown, else draining).
-    const rank = { up: 0, unknown: 1, draining: 2, down: 3 } as const;
-    let best = 3;
+    let best = Infinity;
     const candidates: (Candidate & { b: Backend })[] = [];
     for (const b of this.#backends.values()) {
       if (b.removed || exclude.has(b)) continue;
-      const r = rank[b.state.kind];
-      if (r > best || r === 3) continue;
+      const r = eligibilityRank(b.state.kind);
+      if (r === undefined || r > best) continue;
       if (r < best) {
         best = r;
         candidates.length = 0;
@@ -136,8 +135,7 @@ export class Pool {
     for (const [address, backend] of this.#backends) {
       const spec = wanted.get(address);
       if (spec) {
-        backend.priority = spec.priority;
-        backend.weight = spec.weight;
+        backend.reconfigure(spec);
       } else if (!this.#discovered.has(address)) {
         this.#remove(backend);
       }
@@ -236,15 +234,9 @@ export class Pool {
     const before = backend.state;
     const { authorizedChanged } = backend.recordCheck({ at: r.at, reason: r.reason, durationMs: r.durationMs, status: r.status });
     if (authorizedChanged) this.#onAuthorizationChange(backend, r.reason);
-    if (backend.state !== before) return 'interval';
-    // A verdict that starts a streak which would change the state if repeated is confirmed
-    // right away (a bad one) or soon (a good one), rather than a whole interval later.
     const h = this.#config.health;
-    const now = this.#now();
     const t = { rise: h.rise, fall: h.fall, slowStartMs: this.#config.slowStartMs };
-    const streak = nextStreak(backend.streak, verdict);
-    if (nextState(backend.state, streak, r.reason, t, now) === backend.state) return 'interval';
-    return isGood(verdict) ? 'soon' : 'now';
+    return nextCheck(backend.state, backend.streak, r.reason, t, this.#now(), backend.state !== before);
   }
 
   #onAuthorizationChange(backend: Backend, reason: Reason): void {

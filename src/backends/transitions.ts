@@ -1,5 +1,7 @@
+import type { NextCheck } from '../health/checker.js';
 import type { Reason, Verdict } from '../health/verdict.js';
 import { verdictOf } from '../health/verdict.js';
+import { assertNever } from '../never.js';
 
 /**
  * The operational state of one backend (DESIGN.md, "Backend state machine").
@@ -44,6 +46,56 @@ export function nextStreak(streak: Streak, verdict: Verdict): Streak {
 }
 
 /**
+ * The streak after a session failed to reach the backend (refused, connect timeout, no first
+ * byte). It counts as one unreachable verdict, but never as the last one of `fall`: the immediate
+ * check that follows decides. So two slow handshakes on a loaded but live apiserver cannot eject
+ * every session of it, while a dead one is confirmed within one check timeout.
+ */
+export function sessionFailureStreak(streak: Streak, reason: Reason, fall: number): Streak {
+  return streak.bad + 1 < fall ? nextStreak(streak, verdictOf(reason)) : streak;
+}
+
+/**
+ * When the next check runs after a verdict that left the state as it was (`streak` already counts
+ * it). A state change waits a whole interval; a verdict that would change the state if repeated is
+ * confirmed right away (a bad one) or soon (a good one).
+ */
+export function nextCheck(state: BackendState, streak: Streak, reason: Reason, t: Thresholds, now: number, changed: boolean): NextCheck {
+  if (changed) return 'interval';
+  const repeated = nextStreak(streak, verdictOf(reason));
+  if (nextState(state, repeated, reason, t, now) === state) return 'interval';
+  return isGood(verdictOf(reason)) ? 'soon' : 'now';
+}
+
+/**
+ * The eligibility class of a state for `pick`: the best class present is used (`up`, else
+ * `unknown`, so a cold start is served; else `draining`: panic, an apiserver that answers beats a
+ * refused connection). `down` is never eligible: undefined.
+ */
+export function eligibilityRank(kind: StateKind): 0 | 1 | 2 | undefined {
+  switch (kind) {
+    case 'up':
+      return 0;
+    case 'unknown':
+      return 1;
+    case 'draining':
+      return 2;
+    case 'down':
+      return undefined;
+    default:
+      return assertNever(kind);
+  }
+}
+
+/** 0..1 share of new sessions a backend may take during slow start after a recovery. */
+export function rampAt(state: BackendState, slowStartMs: number, now: number): number {
+  if (state.kind !== 'up' || now >= state.slowStartEndsAt) return 1;
+  if (slowStartMs <= 0) return 1;
+  // Never 0: a fresh backend must get some sessions to prove itself.
+  return Math.max(0.05, 1 - (state.slowStartEndsAt - now) / slowStartMs);
+}
+
+/**
  * Where one more verdict takes a backend. Pure: the clock is passed in. Returns the same object
  * when nothing changes, so callers compare by identity.
  */
@@ -76,8 +128,4 @@ export function nextState(state: BackendState, streak: Streak, reason: Reason, t
 
 function badState(verdict: Verdict, reason: Reason, now: number): BackendState {
   return verdict === 'unreachable' ? { kind: 'down', since: now, reason } : { kind: 'draining', since: now, reason };
-}
-
-export function assertNever(x: never): never {
-  throw new Error(`unexpected value ${JSON.stringify(x)}`);
 }

@@ -1,4 +1,5 @@
 import type { Answer } from './health.js';
+import { assertNever } from '../never.js';
 
 /**
  * The few API answers the demo's clients need (`/version`, discovery, the pods of `default`) and
@@ -109,8 +110,4 @@ function status(code: number, reason: string, message: string, details?: object)
 
 function json(statusCode: number, value: unknown, indent = 0): Answer {
   return { status: statusCode, headers: JSON_TYPE, body: indent > 0 ? JSON.stringify(value, null, indent) : `${JSON.stringify(value)}\n` };
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected route ${JSON.stringify(value)}`);
 }

@@ -4,6 +4,7 @@ import { Demo } from './demo.js';
 import { LineView } from './line-view.js';
 import { TerminalView } from './terminal-view.js';
 import type { DemoView } from './view.js';
+import { assertNever } from '../never.js';
 
 export interface RunDemoOptions {
   /** `--listen` as typed. */
@@ -80,8 +81,4 @@ function handle(demo: Demo, view: DemoView, command: Exclude<DemoCommand, { kind
     default:
       assertNever(command);
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected command ${JSON.stringify(value)}`);
 }

@@ -94,7 +94,7 @@ export class Session implements BackendSession {
     }
     this.#tried.add(backend);
     this.#backend = backend;
-    backend.sessions.add(this);
+    backend.attach(this);
     this.#phase = 'connecting';
     const upstream = net.connect({
       host: backend.host,
@@ -192,7 +192,6 @@ export class Session implements BackendSession {
       const backend = this.#backend;
       if (backend) {
         this.ctx.pool.reportSuccess(backend);
-        backend.established++;
       }
       this.client.resume();
     }
@@ -263,7 +262,7 @@ export class Session implements BackendSession {
   #detach(): void {
     const backend = this.#backend;
     this.#backend = undefined;
-    backend?.sessions.delete(this);
+    backend?.detach(this);
   }
 
   onBackendDown(backend: Backend, reason: Reason): void {
@@ -288,8 +287,7 @@ export class Session implements BackendSession {
     if (!upstream || !backend || this.#phase !== 'established') return;
     const up = upstream.bytesWritten;
     const down = upstream.bytesRead;
-    backend.bytesUp += up - this.#flushedUp;
-    backend.bytesDown += down - this.#flushedDown;
+    backend.addBytes(up - this.#flushedUp, down - this.#flushedDown);
     this.#flushedUp = up;
     this.#flushedDown = down;
   }
