@@ -1,10 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Backend } from '../backends/backend.js';
 import type { Pool } from '../backends/pool.js';
 import type { HostPort } from '../config/schema.js';
-import { REASONS, verdictOf } from '../health/verdict.js';
+import { documentOf } from './document.js';
 import type { Logger } from '../log.js';
 
 export interface AdminOptions {
@@ -12,43 +11,6 @@ export interface AdminOptions {
   pool: () => Pool;
   registry: Registry;
   log: Logger;
-}
-
-/** One backend as `/backends` shows it. Nothing here is secret: addresses, states, timings. */
-export interface BackendView {
-  address: string;
-  state: string;
-  since: string;
-  reason: string | undefined;
-  reasonText: string | undefined;
-  priority: number;
-  weight: number;
-  sessions: number;
-  suspect: boolean;
-  checkAuthorized: boolean;
-  lastCheck: { at: string; verdict: string; reason: string; status: number | undefined; durationMs: number } | null;
-}
-
-export function viewOf(b: Backend): BackendView {
-  const s = b.state;
-  const reason = s.kind === 'down' || s.kind === 'draining' ? s.reason : undefined;
-  const c = b.lastCheck;
-  return {
-    address: b.address,
-    state: s.kind,
-    since: new Date(s.since).toISOString(),
-    reason,
-    reasonText: reason ? REASONS[reason].text : undefined,
-    priority: b.priority,
-    weight: b.weight,
-    sessions: b.activeSessions,
-    suspect: b.suspect,
-    checkAuthorized: b.authorized,
-    lastCheck: c
-      ? { at: new Date(c.at).toISOString(), verdict: verdictOf(c.reason), reason: c.reason, status: c.status,
-          durationMs: Math.round(c.durationMs * 100) / 100 }
-      : null,
-  };
 }
 
 /**
@@ -111,7 +73,7 @@ export class AdminServer {
       }
       case '/backends': {
         const pool = this.o.pool();
-        const body = JSON.stringify({ panic: pool.panic, healthCredential: pool.credential, backends: pool.backends.map(viewOf) }, null, 2);
+        const body = JSON.stringify(documentOf(pool), null, 2);
         res.writeHead(200, { 'content-type': 'application/json' }).end(`${body}\n`);
         return;
       }

@@ -1,5 +1,4 @@
-import type { BackendsDocument } from '../admin/client.js';
-import type { BackendView } from '../admin/server.js';
+import { type BackendView, type BackendsDocument, hasEligible } from '../admin/document.js';
 import { REASONS } from '../health/verdict.js';
 
 /**
@@ -20,15 +19,6 @@ export function shortAge(ms: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 24) return `${hours}h${minutes % 60}m`;
   return `${Math.floor(hours / 24)}d${hours % 24}h`;
-}
-
-/**
- * Whether a new session would find a backend, as the pool decides it (`Pool.hasEligible`, the
- * admin `/readyz`): any backend not down. Up ones first, else unknown ones (a cold start), else
- * draining ones (panic mode).
- */
-export function hasEligible(document: BackendsDocument): boolean {
-  return document.backends.some((b) => b.state !== 'down');
 }
 
 /** The lines `status` prints, without their newlines. */

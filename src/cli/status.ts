@@ -34,8 +34,9 @@ export function statusCommand(context: CliContext): CommandModule {
       const output = outputOf(lastText(argv['output']) ?? 'table');
       const url = `${base.replace(/\/+$/, '')}/backends`;
       // Loaded only now: the HTTP client is not needed to print help or refuse a flag.
-      const { getText, parseBackends } = await import('../admin/client.js');
-      const { hasEligible, statusLines } = await import('./status-table.js');
+      const { getText } = await import('../admin/client.js');
+      const { hasEligible, parseBackends } = await import('../admin/document.js');
+      const { statusLines } = await import('./status-table.js');
       let body: string;
       try {
         body = await getText(url);

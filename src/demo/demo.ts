@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { viewOf, type BackendView } from '../admin/server.js';
+import { viewOf, type BackendView } from '../admin/document.js';
 import { startApp, type App } from '../app.js';
 import { formatHostPort } from '../config/address.js';
 import { loadConfig, type FlagValues } from '../config/load.js';
@@ -10,6 +10,7 @@ import { tappedLogger, type LogRecord } from './log-tap.js';
 import { makeDemoPki, SERVER_NAME } from './pki.js';
 import { Traffic, type TrafficStats } from './traffic.js';
 import { Workspace } from './workspace.js';
+import { assertNever } from '../never.js';
 
 export const BACKEND_COUNT = 3;
 
@@ -155,8 +156,4 @@ export class Demo {
     await Promise.all(this.apiservers.map((a) => a.close()));
     this.workspace.remove();
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected action ${String(value)}`);
 }

@@ -1,5 +1,5 @@
-import { getText, parseBackends } from '../admin/client.js';
-import type { BackendView } from '../admin/server.js';
+import { getText } from '../admin/client.js';
+import { type BackendView, parseBackends } from '../admin/document.js';
 import type { Finding } from './finding.js';
 
 /** What to do about a backend that is down, by the reason the pool gives (health/verdict.ts). */
