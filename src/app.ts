@@ -6,9 +6,9 @@ import type { Config, HostPort } from './config/schema.js';
 import { DiscoveryController } from './discovery/controller.js';
 import { exposedCredentialFiles } from './health/credentials.js';
 import type { Logger } from './log.js';
-import { Metrics } from './metrics.js';
 import { type Bind, Listener, formatHostPort } from './proxy/listener.js';
 import { Session, type SessionContext } from './proxy/session.js';
+import { type AppMetrics, createMetrics } from './service/metrics.js';
 
 /** A running kube-local-lb: listeners, pool, checkers and the admin server. */
 export interface App {
@@ -17,7 +17,7 @@ export interface App {
   /** Where the admin server is bound, or null when disabled. */
   readonly adminAddress: HostPort | null;
   readonly pool: Pool;
-  readonly metrics: Metrics;
+  readonly metrics: AppMetrics;
   /** Sessions open now. */
   readonly sessionCount: number;
   /** Apply a new, already validated config: backends added or removed, settings updated. */
@@ -48,7 +48,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
 
 class Runtime implements App {
   readonly pool: Pool;
-  readonly metrics: Metrics;
+  readonly metrics: AppMetrics;
   readonly #log: Logger;
   readonly #sessions = new Set<Session>();
   readonly #listeners = new Map<string, Listener>();
@@ -63,13 +63,13 @@ class Runtime implements App {
   constructor(config: Config, private readonly o: AppOptions) {
     this.#config = config;
     this.#log = o.log;
-    this.metrics = new Metrics(o.registry);
-    this.metrics.maxConnections.set(config.maxConnections);
-    this.pool = new Pool(config, { log: o.log, metrics: this.metrics });
-    this.#discovery = new DiscoveryController({ pool: this.pool, log: o.log, metrics: this.metrics });
+    this.metrics = createMetrics(o.registry);
+    this.metrics.proxy.maxConnections.set(config.maxConnections);
+    this.pool = new Pool(config, { log: o.log, metrics: this.metrics.backends });
+    this.#discovery = new DiscoveryController({ pool: this.pool, log: o.log, metrics: this.metrics.discovery });
     this.#ctx = {
       pool: this.pool,
-      metrics: this.metrics,
+      metrics: this.metrics.proxy,
       log: o.log.child({ component: 'session' }),
       config: () => this.#config,
       onClosed: (s) => {
@@ -126,7 +126,7 @@ class Runtime implements App {
       return;
     }
     if (this.#sessions.size >= this.#config.maxConnections) {
-      this.metrics.rejectedConnections.inc({ reason: 'max_connections' });
+      this.metrics.proxy.rejectedConnections.inc({ reason: 'max_connections' });
       socket.on('error', () => undefined);
       socket.destroy();
       return;
@@ -158,14 +158,14 @@ class Runtime implements App {
     const old = this.#config;
     this.#config = config;
     this.pool.update(config);
-    this.metrics.maxConnections.set(config.maxConnections);
+    this.metrics.proxy.maxConnections.set(config.maxConnections);
     this.#discovery.apply(config);
     if (JSON.stringify(old.health) !== JSON.stringify(config.health)) this.#warnAboutSettings(config);
     if (JSON.stringify(old.adminListen) !== JSON.stringify(config.adminListen)) {
       this.#log.warn({ event: 'restart_required', key: 'adminListen' },
         'adminListen changed: the admin endpoint stays where it is until kube-local-lb restarts');
     }
-    this.metrics.configReloads.inc({ result: 'applied' });
+    this.metrics.service.configReloads.inc({ result: 'applied' });
     this.#log.info({ event: 'config_reloaded', backends: config.backends.length }, 'configuration reloaded');
   }
 
@@ -199,7 +199,7 @@ class Runtime implements App {
   }
 
   rejectReload(message: string): void {
-    this.metrics.configReloads.inc({ result: 'rejected' });
+    this.metrics.service.configReloads.inc({ result: 'rejected' });
     this.#log.error({ event: 'config_rejected', error: message }, `new configuration refused, the old one stays: ${message}`);
   }
 

@@ -16,7 +16,7 @@ import {
 } from '../src/backends/transitions.js';
 import type { Reason } from '../src/health/verdict.js';
 import { verdictOf } from '../src/health/verdict.js';
-import { Metrics } from '../src/metrics.js';
+import { BackendMetrics } from '../src/backends/metrics.js';
 import { logSink } from './helpers/logs.js';
 import { testConfig } from './helpers/proxy.js';
 
@@ -259,7 +259,7 @@ test('pool: picks by eligibility class, and ramps a recovered backend in by the 
     slowStartMs: 10_000,
     health: { rise: 1, fall: 1 },
   });
-  const pool = new Pool(config, { log: log.logger, metrics: new Metrics(new Registry()), now: () => now, random: () => nextRandom });
+  const pool = new Pool(config, { log: log.logger, metrics: new BackendMetrics(new Registry()), now: () => now, random: () => nextRandom });
   try {
     const [a, b] = pool.backends;
     assert.ok(a && b);

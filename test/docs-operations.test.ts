@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parse, stringify } from 'yaml';
-import { Metrics } from '../src/metrics.js';
+import { createMetrics } from '../src/service/metrics.js';
 import { runMain } from './cli-spawn.js';
 
 /*
@@ -33,7 +33,7 @@ const RULES = yamlBlocks('kube-local-lb-alerts.yaml');
 
 test('the metrics table lists every kube_local_lb_ metric with its type and labels, and nothing else', async () => {
   const registry = new Registry();
-  new Metrics(registry);
+  createMetrics(registry);
   const defaults = new Registry();
   collectDefaultMetrics({ register: defaults, prefix: 'kube_local_lb_' });
   const defaultNames = new Set(defaults.getMetricsAsArray().map((m) => m.name));
@@ -59,7 +59,7 @@ test('the alert rules pass promtool and name only metrics that exist', async () 
   const checked = promtool(['check', 'rules', 'kube-local-lb-alerts.yaml'], dir);
   assert.equal(checked.status, 0, checked.output);
   const registry = new Registry();
-  new Metrics(registry);
+  createMetrics(registry);
   const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
   for (const [name] of rules.matchAll(/kube_local_lb_[a-z_]+/g)) {
     assert.ok(exported.has(name.replace(/_(bucket|sum|count)$/, '')), `${name} is a metric kube-local-lb exports`);

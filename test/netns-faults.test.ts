@@ -66,7 +66,7 @@ async function setUp(t: { after(fn: () => unknown): void }, index: number, healt
 }
 
 async function passedChecks(lb: TestProxy, address: string): Promise<number> {
-  const { values } = await lb.app.metrics.checks.get();
+  const { values } = await lb.app.metrics.backends.checks.get();
   return values.filter((v) => v.labels['backend'] === address && v.labels['verdict'] === 'pass').reduce((sum, v) => sum + v.value, 0);
 }
 

@@ -4,14 +4,14 @@ import { Checker, type CheckResult, type NextCheck } from '../health/checker.js'
 import { CredentialSource, type ProbeCredentials } from '../health/credentials.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
 import { Backend, type Transition } from './backend.js';
+import type { BackendMetrics } from './metrics.js';
 import { type Candidate, select } from './select.js';
 import { eligibilityRank, nextCheck } from './transitions.js';
 
 export interface PoolOptions {
   log: Logger;
-  metrics: Metrics;
+  metrics: BackendMetrics;
   random?: () => number;
   now?: () => number;
 }
@@ -24,7 +24,7 @@ export class Pool {
   readonly #backends = new Map<string, Backend>();
   readonly #checkers = new Map<Backend, Checker>();
   readonly #log: Logger;
-  readonly #metrics: Metrics;
+  readonly #metrics: BackendMetrics;
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #cursor: { next: number };
@@ -185,7 +185,6 @@ export class Pool {
       const checker = this.#add(spec);
       if (this.#started) checker.start();
     }
-    this.#metrics.discoveredBackends.set(this.#discovered.size);
     this.#updatePanic();
   }
 

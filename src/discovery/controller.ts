@@ -1,15 +1,15 @@
 import type { BackendConfig, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
 import { DISCOVERY_ERRORS } from './api-client.js';
 import type { BackoffPolicy } from './backoff.js';
 import { Discovery, type DiscoveryPool } from './discovery.js';
 import { STATE_FILE, loadState } from './state-file.js';
+import type { DiscoveryMetrics } from './metrics.js';
 
 export interface DiscoveryControllerOptions {
   pool: DiscoveryPool & { readonly discovered: string[]; readonly credential: string };
   log: Logger;
-  metrics: Metrics;
+  metrics: DiscoveryMetrics;
   backoff?: BackoffPolicy;
 }
 
@@ -28,6 +28,7 @@ export class DiscoveryController {
   constructor(options: DiscoveryControllerOptions) {
     this.#o = options;
     this.#log = options.log.child({ component: 'discovery' });
+    options.metrics.countDiscoveredFrom(() => options.pool.discovered.length);
   }
 
   /** Applies the discovery settings of `config`; nothing happens when they did not change. */

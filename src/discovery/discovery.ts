@@ -2,11 +2,11 @@ import type { Backend } from '../backends/backend.js';
 import type { BackendConfig, DiscoveryConfig, HealthConfig } from '../config/schema.js';
 import { CredentialError, type ProbeCredentials } from '../health/credentials.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
 import { type ApiConnection, DISCOVERY_ERRORS, DiscoveryError, type DiscoveryErrorReason, type WatchEvent, getJson, watchJsonLines } from './api-client.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
 import { fromEndpointSlices, fromEndpoints, isObject, type Reading } from './endpoints.js';
 import { saveState } from './state-file.js';
+import type { DiscoveryMetrics } from './metrics.js';
 
 /** What discovery needs of the pool: a backend to ask, the credential, and where to put the answer. */
 export interface DiscoveryPool {
@@ -20,7 +20,7 @@ export interface DiscoveryOptions {
   pool: DiscoveryPool;
   config: DiscoveryConfig;
   log: Logger;
-  metrics: Metrics;
+  metrics: DiscoveryMetrics;
   random?: () => number;
   backoff?: BackoffPolicy;
   /** A LIST, or a WATCH's response head, must arrive within this (default 10 s). */

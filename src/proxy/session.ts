@@ -4,7 +4,7 @@ import type { Pool } from '../backends/pool.js';
 import type { Config } from '../config/schema.js';
 import { type Reason, reasonOfError } from '../health/verdict.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { ProxyMetrics } from './metrics.js';
 import { adoptAccepted, readInto } from './reader.js';
 import { mayReplay } from './replay.js';
 
@@ -23,7 +23,7 @@ export type CloseReason =
 
 export interface SessionContext {
   pool: Pool;
-  metrics: Metrics;
+  metrics: ProxyMetrics;
   log: Logger;
   config: () => Config;
   onClosed: (session: Session) => void;
