@@ -2,11 +2,12 @@ import type net from 'node:net';
 import type { Registry } from 'prom-client';
 import { AdminServer } from './admin/server.js';
 import { Pool } from './backends/pool.js';
+import { formatHostPort } from './config/address.js';
 import type { Config, HostPort } from './config/schema.js';
 import { DiscoveryController } from './discovery/controller.js';
 import { exposedCredentialFiles } from './health/credentials.js';
 import type { Logger } from './log.js';
-import { type Bind, Listener, formatHostPort } from './proxy/listener.js';
+import { type Bind, Listener } from './proxy/listener.js';
 import { Session, type SessionContext } from './proxy/session.js';
 import { type AppMetrics, createMetrics } from './service/metrics.js';
 

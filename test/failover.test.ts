@@ -146,6 +146,13 @@ test('a flapping backend does not flap the state: rise and fall hold', async (t)
   await waitUntil(() => flappy.healthChecks >= 30, '30 checks', 20_000);
   clearInterval(flip);
   assert.equal(logs.all({ event: 'backend_state', backend: flappy.address }).length, 1, 'only the first transition to up');
+  // It did flap: many checks failed, many passed, and the state held through them.
+  const { values } = await lb.app.metrics.backends.checks.get();
+  const count = (verdict: string) => values.filter((v) => v.labels['backend'] === flappy.address && v.labels['verdict'] === verdict)
+    .reduce((sum, v) => sum + v.value, 0);
+  assert.ok(count('fail') >= 5, `${count('fail')} checks failed`);
+  assert.ok(count('pass') >= 5, `${count('pass')} checks passed`);
+  assert.equal(lb.app.pool.backends.find((b) => b.address === flappy.address)?.state.kind, 'up');
 });
 
 test('/readyz 500 during graceful shutdown: draining, no new sessions, existing ones finish, then closed after the drain timeout', async (t) => {

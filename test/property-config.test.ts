@@ -59,14 +59,17 @@ test('durations: any text is a whole number of milliseconds or undefined, and fo
 });
 
 test('HOST:PORT: any text is an address or a ConfigError naming the setting', () => {
+  const seen = { refused: 0, accepted: 0 };
   fc.assert(fc.property(fc.oneof(hostileText, fc.string({ maxLength: 60 })), fc.constantFrom(BACKEND_RULES, LISTEN_RULES), (text, rules) => {
     const r = valueOrConfigError(() => parseHostPort(text, '--backend', rules), ['--backend']);
-    if (r instanceof ConfigError) return;
+    if (r instanceof ConfigError) return void seen.refused++;
+    seen.accepted++;
     assert.ok(r.port >= (rules.allowPortZero ? 0 : 1) && r.port <= 65535);
     assert.ok(!r.host.startsWith('['), r.host);
     // What was read is written back in a form that reads the same.
     assert.deepEqual(parseHostPort(formatHostPort(r), '--backend', rules), r);
   }), { numRuns: 3000 });
+  assert.ok(seen.refused > 0 && seen.accepted > 0, `both outcomes: ${JSON.stringify(seen)}`);
 });
 
 test('HOST:PORT: every IPv4 address, bracketed IPv6 address and DNS name with a port reads back as written', () => {
@@ -90,12 +93,16 @@ test('HOST:PORT: every IPv4 address, bracketed IPv6 address and DNS name with a 
 });
 
 test('flags: any values of any flags give a config or a ConfigError naming one of the flags given', () => {
+  const seen = { refused: 0, accepted: 0 };
   fc.assert(fc.property(hostileFlags, (flags) => {
     const given = Object.keys(flags).map((name) => `--${name}`);
     const config = valueOrConfigError(() => loadConfig({ ...BACKEND, ...flags }, {}), [...given, '--backend']);
-    if (config instanceof ConfigError) return;
+    if (config instanceof ConfigError) return void seen.refused++;
+    seen.accepted++;
     assert.ok(config.backends.length > 0 && config.listen.length > 0);
   }), { numRuns: 600 });
+  // The property says nothing unless bad values were met and refused, and good ones accepted.
+  assert.ok(seen.refused > 0 && seen.accepted > 0, `both outcomes: ${JSON.stringify(seen)}`);
 });
 
 test('variables: any KUBE_LOCAL_LB_* values give a config or a ConfigError naming a variable given', () => {
@@ -116,13 +123,16 @@ test('variables: any KUBE_LOCAL_LB_* values give a config or a ConfigError namin
 
 test('config files: any YAML (or not YAML) gives a config or a ConfigError naming the file', () => {
   let n = 0;
+  const seen = { refused: 0, accepted: 0 };
   fc.assert(fc.property(hostileConfigText, (text) => {
     const path = join(dir, `config-${n++}.yaml`);
     writeFileSync(path, text);
     const config = valueOrConfigError(() => loadConfig({ ...BACKEND, config: path }, {}), [path]);
-    if (config instanceof ConfigError) return;
+    if (config instanceof ConfigError) return void seen.refused++;
+    seen.accepted++;
     assert.equal(config.configFile, path);
   }), { numRuns: 400 });
+  assert.ok(seen.refused > 0 && seen.accepted > 0, `both outcomes: ${JSON.stringify(seen)}`);
 });
 
 test('config files nested thousands deep are refused by name, however often they are read (a reload each time)', () => {

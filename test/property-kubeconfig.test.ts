@@ -38,32 +38,39 @@ function readOrConfigError<T>(read: () => T, file: string, secrets: readonly str
 
 test('readClientView: any kubeconfig gives a view or a ConfigError naming the file, never a secret', () => {
   let n = 0;
+  const seen = { refused: 0, accepted: 0 };
   fc.assert(fc.property(hostileKubeconfig, ({ text, secrets }) => {
     const file = join(dir, `client-${n++}.conf`);
     writeFileSync(file, text);
     const view = readOrConfigError(() => readClientView(file, '--kubeconfig'), file, secrets);
-    if (view instanceof ConfigError) return;
+    if (view instanceof ConfigError) return void seen.refused++;
+    seen.accepted++;
     // What may be shown of a view: everything but the credential's contents.
     const { credential, caPem, ...shown } = view;
     void caPem;
     assertNoSecret(JSON.stringify({ ...shown, credential: credential.kind }), secrets, 'the view');
   }), { numRuns: 400 });
+  // The property says nothing unless bad kubeconfigs were met and refused, and good ones read.
+  assert.ok(seen.refused > 0 && seen.accepted > 0, `both outcomes: ${JSON.stringify(seen)}`);
 });
 
 test('rewriteKubeconfig: any kubeconfig is rewritten (reading back as intended) or refused with a ConfigError', () => {
+  const seen = { refused: 0, rewritten: 0 };
   fc.assert(fc.property(hostileKubeconfig, fc.constantFrom([], ['prod'], ['kubernetes', 'nope']), ({ text, secrets }, clusters) => {
     const file = '/etc/kubernetes/kubelet.conf';
     const source = readOrConfigError(() => parseKubeconfig(text, file), file, secrets);
-    if (source instanceof ConfigError) return;
+    if (source instanceof ConfigError) return void seen.refused++;
     const target = { server: 'https://127.0.0.1:6443', tlsServerName: 'kubernetes', clusters };
     const rewrite = readOrConfigError(() => rewriteKubeconfig(source, target), file, secrets);
-    if (rewrite instanceof ConfigError) return;
+    if (rewrite instanceof ConfigError) return void seen.refused++;
+    seen.rewritten++;
     assertNoSecret(JSON.stringify(rewrite.changes), secrets, 'the changes');
     // Rewriting the result again changes nothing.
     const again = rewriteKubeconfig(parseKubeconfig(rewrite.text, file), target);
     assert.deepEqual(again.changes, []);
     assert.equal(again.text, rewrite.text);
   }), { numRuns: 400 });
+  assert.ok(seen.refused > 0 && seen.rewritten > 0, `both outcomes: ${JSON.stringify(seen)}`);
 });
 
 test('kubeconfigs nested thousands deep are refused by name, every time they are read', () => {

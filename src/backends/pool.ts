@@ -207,6 +207,10 @@ export class Pool {
         this.#log.error({ event: 'health_credentials_error', error: err.message },
           `health credential cannot be loaded, checking anonymously: ${err.message}`);
       },
+      onError: (err) => {
+        this.#log.error({ event: 'health_check_error', backend: backend.address, err },
+          `health check of ${backend.address} failed unexpectedly; the next runs an interval later`);
+      },
       random: this.#random,
       now: this.#now,
     });

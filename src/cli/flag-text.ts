@@ -1,4 +1,7 @@
 import { ConfigError } from '../config/config-error.js';
+import { lastText } from '../config/flag-value.js';
+
+export { lastText };
 
 /**
  * Flags of the commands that are not settings (demo, kubeconfig, doctor), read the way
@@ -7,11 +10,6 @@ import { ConfigError } from '../config/config-error.js';
  * without a word.
  */
 
-/** The last value of a flag (a repeated flag arrives as a list), or undefined when absent. */
-export function lastText(raw: unknown): string | undefined {
-  const last: unknown = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  return last === undefined ? undefined : String(last);
-}
 
 /** Every value of a repeatable flag, comma-separated items split. */
 export function textList(raw: unknown): string[] {

@@ -82,10 +82,6 @@ export class Service {
     return new Service(config, log, app, sources);
   }
 
-  get config(): Config {
-    return this.#config;
-  }
-
   /**
    * Reads the config again from the same flags, variables and file. A valid one is applied (the
    * app logs `config_reloaded`); an invalid one is refused (the app logs `config_rejected` with

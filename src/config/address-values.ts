@@ -2,7 +2,8 @@ import { addressKey, formatHostPort, parseHostPort, type AddressRules } from './
 import { ConfigError } from './config-error.js';
 import type { BackendConfig, HostPort } from './schema.js';
 import { suggest } from './suggest.js';
-import { integer, isMapping, unknownKey, type ValueKind } from './values.js';
+import { integer, unknownKey, type ValueKind } from './values.js';
+import { isObject } from '../json.js';
 
 /**
  * The settings whose values are addresses: where the proxy and the admin server listen, and the
@@ -80,7 +81,7 @@ export function backendList(): ValueKind<BackendConfig[]> {
       const backends = items.flatMap((item: unknown, i) => {
         const itemWhere = Array.isArray(value) ? `${where}[${i}]` : where;
         if (typeof item === 'string') return parseBackendText(item, itemWhere);
-        if (isMapping(item)) return [parseBackendMapping(item, itemWhere)];
+        if (isObject(item)) return [parseBackendMapping(item, itemWhere)];
         throw new ConfigError(itemWhere, item, 'is not HOST:PORT or a mapping {address, priority, weight}');
       });
       return check(backends, value, where);

@@ -4,8 +4,9 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from './config-error.js';
 import { describeFileError } from './file-access.js';
 import { SETTINGS, SETTING_KEYS, setGiven, type Layer, type SettingKey } from './settings.js';
-import { isMapping, unknownKey } from './values.js';
+import { unknownKey } from './values.js';
 import { MAX_YAML_DEPTH, yamlDepth } from './yaml-depth.js';
+import { isObject } from '../json.js';
 
 /** Aliases in a YAML file are expanded; this bounds a "billion laughs" file. */
 const MAX_ALIAS_COUNT = 100;
@@ -45,7 +46,7 @@ export function readConfigFile(path: string, where: string): Layer {
   }
   // An empty file (or one with only comments) sets nothing.
   if (root === null || root === undefined) return {};
-  if (!isMapping(root)) throw new ConfigError(path, undefined, 'must be a YAML mapping of settings (e.g. backends: [10.0.0.1:6443])');
+  if (!isObject(root)) throw new ConfigError(path, undefined, 'must be a YAML mapping of settings (e.g. backends: [10.0.0.1:6443])');
 
   const layer: Layer = {};
   const baseDir = dirname(path);
@@ -62,7 +63,7 @@ export function readConfigFile(path: string, where: string): Layer {
       read(topKey, value, TOP_LEVEL);
       continue;
     }
-    if (!isMapping(value)) throw new ConfigError(`${path}: ${topKey}`, value, `is not a mapping (e.g. ${topKey}: {${section[0] ?? ''}: ...})`);
+    if (!isObject(value)) throw new ConfigError(`${path}: ${topKey}`, value, `is not a mapping (e.g. ${topKey}: {${section[0] ?? ''}: ...})`);
     for (const [subKey, subValue] of Object.entries(value)) read(`${topKey}.${subKey}`, subValue, section);
   }
   return layer;

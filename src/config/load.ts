@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from './config-error.js';
 import { CONFIG_ENV, readEnv, type Env } from './env.js';
 import { readConfigFile } from './file.js';
+import { lastText } from './flag-value.js';
 import { DEFAULTS, type Config } from './schema.js';
 import { CONFIG_FLAG, SETTINGS, SETTING_KEYS, setGiven, type Layer, type SettingKey, type Settings, type Source } from './settings.js';
 import { validateSettings, type Effective, type EffectiveSettings } from './validate.js';
@@ -72,11 +73,6 @@ function readFlag<K extends SettingKey>(layer: Layer, key: K, flags: FlagValues)
   const text = texts[texts.length - 1];
   if (text === undefined) return;
   setGiven(layer, key, { value: spec.kind.fromText(text, where), where });
-}
-
-function lastText(raw: unknown): string | undefined {
-  const last: unknown = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  return last === undefined ? undefined : String(last);
 }
 
 const LAYER_SOURCES: Source[] = ['file', 'env', 'flag'];

@@ -167,9 +167,6 @@ export function hostName(): ValueKind<string> {
   return textKind('NAME', 'is not a DNS name or IP address', (text) => (isHostName(text) ? text : undefined));
 }
 
-export function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The error for a key the config file does not know, with the likely intended one. */
 export function unknownKey(where: string, key: string, known: readonly string[]): ConfigError {

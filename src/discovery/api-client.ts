@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { ProbeCredentials } from '../health/credentials.js';
 import { REASONS, reasonOfError } from '../health/verdict.js';
 import { VERSION } from '../version.js';
-import { isObject } from './endpoints.js';
+import { isObject } from '../json.js';
 
 /**
  * The little of the Kubernetes API discovery needs: a GET of JSON and a WATCH of JSON lines

@@ -1,7 +1,6 @@
 import type { BackendConfig, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { DISCOVERY_ERRORS } from './api-client.js';
-import type { BackoffPolicy } from './backoff.js';
 import { Discovery, type DiscoveryPool } from './discovery.js';
 import { STATE_FILE, loadState } from './state-file.js';
 import type { DiscoveryMetrics } from './metrics.js';
@@ -10,7 +9,6 @@ export interface DiscoveryControllerOptions {
   pool: DiscoveryPool & { readonly discovered: string[]; readonly credential: string };
   log: Logger;
   metrics: DiscoveryMetrics;
-  backoff?: BackoffPolicy;
 }
 
 /**
@@ -57,8 +55,7 @@ export class DiscoveryController {
         'discovery with the anonymous credential: apiservers answer 403 unless anonymous may list and watch endpointslices; ' +
         'give --health-auth a credential (docs/discovery.md)');
     }
-    this.#running = new Discovery({ pool: this.#o.pool, config: discovery, log: this.#log, metrics: this.#o.metrics,
-      ...(this.#o.backoff ? { backoff: this.#o.backoff } : {}) });
+    this.#running = new Discovery({ pool: this.#o.pool, config: discovery, log: this.#log, metrics: this.#o.metrics });
     this.#running.start();
   }
 

@@ -3,8 +3,9 @@ import type { BackendConfig, DiscoveryConfig, HealthConfig } from '../config/sch
 import { CredentialError, type ProbeCredentials } from '../health/credentials.js';
 import type { Logger } from '../log.js';
 import { type ApiConnection, DISCOVERY_ERRORS, DiscoveryError, type DiscoveryErrorReason, type WatchEvent, getJson, watchJsonLines } from './api-client.js';
-import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
-import { fromEndpointSlices, fromEndpoints, isObject, type Reading } from './endpoints.js';
+import { DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import { isObject } from '../json.js';
+import { fromEndpointSlices, fromEndpoints, nameOf, type Reading } from './endpoints.js';
 import { saveState } from './state-file.js';
 import type { DiscoveryMetrics } from './metrics.js';
 
@@ -22,10 +23,10 @@ export interface DiscoveryOptions {
   log: Logger;
   metrics: DiscoveryMetrics;
   random?: () => number;
-  backoff?: BackoffPolicy;
-  /** A LIST, or a WATCH's response head, must arrive within this (default 10 s). */
-  requestTimeoutMs?: number;
 }
+
+/** A LIST, or a WATCH's response head, must arrive within this. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The two objects the `kubernetes` Service's endpoints are published as (reference §4). */
 type Resource = 'endpointslices' | 'endpoints';
@@ -98,7 +99,7 @@ export class Discovery {
         if (this.#failed.size === 0) this.#error('no_backend', 'no backend is eligible to ask', undefined);
         this.#failed.clear();
         this.#failures += 1;
-        await this.#sleep(backoffDelay(this.#failures, this.#random, this.#o.backoff ?? DEFAULT_BACKOFF));
+        await this.#sleep(backoffDelay(this.#failures, this.#random, DEFAULT_BACKOFF));
         continue;
       }
       try {
@@ -150,7 +151,7 @@ export class Discovery {
       throw err;
     }
     return { scheme: h.scheme, tlsServerName: h.tlsServerName, insecureSkipVerify: h.insecureSkipVerify, credentials,
-      timeoutMs: this.#o.requestTimeoutMs ?? 10_000 };
+      timeoutMs: REQUEST_TIMEOUT_MS };
   }
 
   /** EndpointSlices first; Endpoints when the apiserver does not serve them (404). */
@@ -178,7 +179,7 @@ export class Discovery {
       this.#resource = resource;
       this.#resourceVersion = resourceVersion;
       this.#objects.clear();
-      for (const item of items) this.#objects.set(nameOf(item), item);
+      for (const item of items) this.#objects.set(nameOf(item, ''), item);
       this.#o.metrics.discoveryEvents.inc({ type: 'relist' });
       this.#log.debug({ event: 'discovery_listed', resource, backend: backend.address, resourceVersion, objects: items.length },
         `discovery: listed ${items.length} ${resource}`);
@@ -222,8 +223,8 @@ export class Discovery {
       case 'ADDED':
       case 'MODIFIED':
       case 'DELETED':
-        if (type === 'DELETED') this.#objects.delete(nameOf(object));
-        else this.#objects.set(nameOf(object), object);
+        if (type === 'DELETED') this.#objects.delete(nameOf(object, ''));
+        else this.#objects.set(nameOf(object, ''), object);
         break;
       case 'BOOKMARK':
         break;
@@ -300,8 +301,3 @@ export class Discovery {
   }
 }
 
-function nameOf(object: unknown): string {
-  const metadata = isObject(object) ? object['metadata'] : undefined;
-  const name = isObject(metadata) ? metadata['name'] : undefined;
-  return typeof name === 'string' ? name : '';
-}

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { addressKey, canonicalHost, formatHostPort, isDnsName } from '../config/address.js';
 import type { BackendConfig } from '../config/schema.js';
+import { isObject } from '../json.js';
 
 /**
  * What the `kubernetes` Service's endpoints say, as backends. kube-apiserver's endpoint reconciler
@@ -100,15 +101,13 @@ function portOf(ports: unknown): number | undefined {
   return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535 ? port : undefined;
 }
 
-function nameOf(object: Record<string, unknown>): string {
-  const metadata = object['metadata'];
+/** `metadata.name` of a Kubernetes object, or `fallback` when it has none. */
+export function nameOf(object: unknown, fallback = '(unnamed)'): string {
+  const metadata = isObject(object) ? object['metadata'] : undefined;
   const name = isObject(metadata) ? metadata['name'] : undefined;
-  return typeof name === 'string' ? name : '(unnamed)';
+  return typeof name === 'string' ? name : fallback;
 }
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function arrayOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];

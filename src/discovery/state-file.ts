@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseHostPort } from '../config/address.js';
 import { ConfigError } from '../config/config-error.js';
 import type { BackendConfig } from '../config/schema.js';
-import { isObject } from './endpoints.js';
+import { isObject } from '../json.js';
 
 /**
  * The last good discovered list, kept in `--state-dir` so that a node restarted while every seed

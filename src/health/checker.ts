@@ -32,6 +32,11 @@ export interface CheckerOptions {
   /** A credential could not be loaded: the check goes on without it (anonymous). */
   onCredentialError: (err: CredentialError) => void;
   /**
+   * A check round threw (a bug, or a credential source failing in a way it does not describe):
+   * the round is over, and the next one runs an interval later.
+   */
+  onError: (err: unknown) => void;
+  /**
    * A check has been silent for half its timeout: should a second probe, on a fresh connection,
    * start now? (Yes while the backend is in service: its verdict is the confirmation the state
    * change needs, half a timeout sooner than a check started after the first one timed out.)
@@ -102,8 +107,16 @@ export class Checker {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#run();
+      this.#run().catch((err: unknown) => this.#failed(err));
     }, delayMs);
+  }
+
+  /** A round threw: without this the checker would stay busy, and never check again. */
+  #failed(err: unknown): void {
+    this.#busy = false;
+    if (this.#stopped) return;
+    this.o.onError(err);
+    this.#schedule(this.#jittered(this.o.settings().intervalMs));
   }
 
   #jittered(intervalMs: number): number {

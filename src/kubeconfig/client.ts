@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/config-error.js';
 import { describeFileError } from '../config/file-access.js';
-import { isRecord, readKubeconfig } from './document.js';
+import { readKubeconfig } from './document.js';
+import { isObject } from '../json.js';
 
 /** The credential a kubeconfig's user presents. Contents are never printed. */
 export type ClientCredential =
@@ -97,8 +98,8 @@ export function readClientView(file: string, where: string): ClientView {
 function namedList(list: unknown): Array<{ name: string; value: Record<string, unknown> }> {
   if (!Array.isArray(list)) return [];
   return list.flatMap((entry: unknown) => {
-    if (!isRecord(entry) || typeof entry['name'] !== 'string') return [];
-    const inner = Object.entries(entry).find(([key, value]) => key !== 'name' && isRecord(value))?.[1];
-    return isRecord(inner) ? [{ name: entry['name'], value: inner }] : [];
+    if (!isObject(entry) || typeof entry['name'] !== 'string') return [];
+    const inner = Object.entries(entry).find(([key, value]) => key !== 'name' && isObject(value))?.[1];
+    return isObject(inner) ? [{ name: entry['name'], value: inner }] : [];
   });
 }

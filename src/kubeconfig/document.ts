@@ -3,6 +3,7 @@ import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Scalar, 
 import { ConfigError } from '../config/config-error.js';
 import { describeFileError } from '../config/file-access.js';
 import { MAX_YAML_DEPTH, yamlDepth } from '../config/yaml-depth.js';
+import { isObject } from '../json.js';
 
 /** Aliases in a kubeconfig are expanded when read; this bounds a "billion laughs" file. */
 const MAX_ALIAS_COUNT = 100;
@@ -66,7 +67,7 @@ export function parseKubeconfig(text: string, file: string): KubeconfigDocument 
   } catch (err) {
     throw new ConfigError(file, undefined, `not valid YAML: ${withoutQuotes(err instanceof Error ? err.message : String(err))}`);
   }
-  if (!isRecord(data) || !isMap(document.contents)) {
+  if (!isObject(data) || !isMap(document.contents)) {
     throw new ConfigError(file, undefined, 'is not a kubeconfig: expected a mapping with clusters, users and contexts');
   }
   if (data['kind'] !== undefined && data['kind'] !== 'Config') throw new ConfigError(`${file}: kind`, data['kind'], 'is not Config: not a kubeconfig');
@@ -97,9 +98,6 @@ function clusterEntries(root: YAMLMap, file: string): ClusterEntry[] {
   });
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /**
  * yaml's message without what it quotes from the file. Its first line may end in text from the

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isScalar, parse, type Pair, type Scalar } from 'yaml';
 import { ConfigError } from '../config/config-error.js';
-import { isRecord, parseKubeconfig, type ClusterEntry, type KubeconfigDocument } from './document.js';
+import { parseKubeconfig, type ClusterEntry, type KubeconfigDocument } from './document.js';
+import { isObject } from '../json.js';
 
 /** Where the clusters should point: the proxy, and the name the apiserver certificates hold. */
 export interface RewriteTarget {
@@ -141,8 +142,8 @@ function scalarText(value: string, type: Scalar.Type, flow: boolean): string {
           return false;
         }
       };
-      const plain = readsBack(`k: ${value}\n`, (p) => (isRecord(p) ? p['k'] : undefined)) &&
-        (!flow || readsBack(`{k: ${value}, j: 1}`, (p) => (isRecord(p) ? p['k'] : undefined)));
+      const plain = readsBack(`k: ${value}\n`, (p) => (isObject(p) ? p['k'] : undefined)) &&
+        (!flow || readsBack(`{k: ${value}, j: 1}`, (p) => (isObject(p) ? p['k'] : undefined)));
       return plain ? value : JSON.stringify(value);
     }
   }
@@ -163,8 +164,8 @@ function verify(source: KubeconfigDocument, text: string, chosen: readonly Clust
   if (Array.isArray(clusters)) {
     for (const entry of chosen) {
       const item: unknown = clusters[entry.index];
-      const cluster = isRecord(item) ? item['cluster'] : undefined;
-      if (isRecord(cluster)) {
+      const cluster = isObject(item) ? item['cluster'] : undefined;
+      if (isObject(cluster)) {
         cluster['server'] = target.server;
         cluster[TLS_SERVER_NAME] = target.tlsServerName;
       }
@@ -185,6 +186,6 @@ function verify(source: KubeconfigDocument, text: string, chosen: readonly Clust
 /** Key order does not matter for the comparison: an added key is appended in the data. */
 function normalise(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normalise);
-  if (isRecord(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, normalise(value[k])]));
+  if (isObject(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, normalise(value[k])]));
   return value;
 }

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/schema.js';
 import type { Logger } from '../log.js';
 
@@ -69,6 +70,3 @@ export class Listener {
   }
 }
 
-export function formatHostPort(a: HostPort): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
