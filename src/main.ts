@@ -10,8 +10,9 @@
 import './runtime.js';
 import { ConfigError } from './config/config-error.js';
 import { runCli } from './cli/index.js';
-import { CommandFailed, StartupError, UsageError } from './cli/errors.js';
-import type { Service } from './cli/service.js';
+import { CommandFailed, UsageError } from './cli/errors.js';
+import type { Service } from './service/service.js';
+import { StartupError } from './service/startup-error.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;

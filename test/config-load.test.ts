@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { listenFdsFrom } from '../src/cli/socket-activation.js';
+import { listenFdsFrom } from '../src/service/socket-activation.js';
 import { ConfigError } from '../src/config/config-error.js';
 import { loadConfig } from '../src/config/load.js';
 import { DEFAULTS, type Config } from '../src/config/schema.js';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { startApp } from '../src/app.js';
+import { startApp } from '../src/service/app.js';
 import { echoBackend, type EchoBackend } from './helpers/echo-backend.js';
 import { eventCounter } from './helpers/event-counter.js';
 import { parseMetrics, value, type Sample } from './helpers/prometheus.js';

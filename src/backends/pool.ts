@@ -1,4 +1,5 @@
 import { addressKey } from '../config/address.js';
+import type { Section } from '../config/changes.js';
 import type { BackendConfig, Config, HealthConfig } from '../config/schema.js';
 import { Checker, type CheckResult, type NextCheck } from '../health/checker.js';
 import { CredentialSource, type ProbeCredentials } from '../health/credentials.js';
@@ -127,10 +128,9 @@ export class Pool {
   }
 
   /** Applies a new config: backends added, removed (drained) or re-weighted; health settings next check. */
-  update(config: Config): void {
-    const old = this.#config;
+  update(config: Config, changes: ReadonlySet<Section>): void {
     this.#config = config;
-    if (JSON.stringify(old.health) !== JSON.stringify(config.health)) this.#credentials = new CredentialSource(config.health);
+    if (changes.has('health')) this.#credentials = new CredentialSource(config.health);
     const wanted = new Map(config.backends.map((b) => [b.address, b]));
     for (const [address, backend] of this.#backends) {
       const spec = wanted.get(address);

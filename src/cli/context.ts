@@ -1,5 +1,5 @@
 import type { Env } from '../config/env.js';
-import type { Service } from './service.js';
+import type { Service } from '../service/service.js';
 
 /**
  * What a command leaves for main.ts: nothing more to do (with the exit code of what it found:

@@ -2,7 +2,7 @@ import { basename, relative } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../config/config-error.js';
 import type { CliContext } from './context.js';
-import { StartupError } from './errors.js';
+import { StartupError } from '../service/startup-error.js';
 import { lastText } from './flag-text.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:6443';

@@ -12,7 +12,7 @@ import { UsageError } from './errors.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
-import type { ServiceDeps } from './service.js';
+import type { ServiceDeps } from '../service/service.js';
 import { VERSION } from '../version.js';
 
 export type { Outcome };

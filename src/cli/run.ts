@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
-import type { ServiceDeps } from './service.js';
+import type { ServiceDeps } from '../service/service.js';
 import { SETTINGS_EPILOG, withSettingOptions } from './options.js';
 import type { CliContext } from './context.js';
 
@@ -21,7 +21,7 @@ export function runCommand(context: CliContext, deps: Partial<ServiceDeps>): Com
       const config = loadConfig(argv, context.env);
       // Loaded only now: the proxy, the checker and prom-client are needed to serve, not to
       // refuse a bad flag, print help or check a config.
-      const { Service, DEFAULT_DEPS } = await import('./service.js');
+      const { Service, DEFAULT_DEPS } = await import('../service/service.js');
       const service = await Service.start(config, { flags: argv, env: context.env }, { ...DEFAULT_DEPS, ...deps });
       context.finish({ kind: 'serving', service });
     },

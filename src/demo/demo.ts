@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { viewOf, type BackendView } from '../admin/document.js';
-import { startApp, type App } from '../app.js';
+import { startApp, type App } from '../service/app.js';
 import { formatHostPort } from '../config/address.js';
 import { loadConfig, type FlagValues } from '../config/load.js';
 import type { HostPort } from '../config/schema.js';

@@ -1,3 +1,4 @@
+import type { Section } from '../config/changes.js';
 import type { BackendConfig, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { DISCOVERY_ERRORS } from './api-client.js';
@@ -20,7 +21,7 @@ export class DiscoveryController {
   readonly #o: DiscoveryControllerOptions;
   readonly #log: Logger;
   #running: Discovery | undefined;
-  #settings = '';
+  #applied = false;
   readonly #stopping = new Set<Promise<void>>();
 
   constructor(options: DiscoveryControllerOptions) {
@@ -29,12 +30,14 @@ export class DiscoveryController {
     options.metrics.countDiscoveredFrom(() => options.pool.discovered.length);
   }
 
-  /** Applies the discovery settings of `config`; nothing happens when they did not change. */
-  apply(config: Config): void {
-    const settings = JSON.stringify(config.discovery);
-    if (settings === this.#settings) return;
+  /**
+   * Applies the discovery settings of `config`: at start, and on a reload whose `changes` name
+   * them; nothing happens on a reload that left them as they were.
+   */
+  apply(config: Config, changes?: ReadonlySet<Section>): void {
+    if (this.#applied && changes && !changes.has('discovery')) return;
+    this.#applied = true;
     const wasEnabled = this.#running !== undefined;
-    this.#settings = settings;
     this.#stop();
     const discovery = config.discovery;
     if (!discovery.enabled) {

@@ -1,6 +1,6 @@
 import type { TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { type App, startApp } from '../../src/app.js';
+import { type App, startApp } from '../../src/service/app.js';
 import { type BackendConfig, type Config, DEFAULTS, type HealthConfig } from '../../src/config/schema.js';
 import { type LogSink, logSink } from './logs.js';
 

@@ -1,13 +1,13 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { Registry } from 'prom-client';
-import { startApp, type App, type AppOptions } from '../app.js';
+import { startApp, type App, type AppOptions } from './app.js';
 import { formatHostPort } from '../config/address.js';
 import type { Env } from '../config/env.js';
 import { loadConfig, type FlagValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
-import { StartupError } from './errors.js';
+import { StartupError } from './startup-error.js';
 import { listenFdsFrom } from './socket-activation.js';
 
 /** How often the config file's metadata is polled for a change. */
@@ -36,7 +36,6 @@ export const DEFAULT_DEPS: ServiceDeps = { startApp, createLogger, pid: process.
  * again. Reloads on request (SIGHUP, handled by main.ts) and when the config file changes.
  */
 export class Service {
-  #config: Config;
   #closing: Promise<void> | undefined;
   /** Reloads run one after another: a second SIGHUP during a reload waits for it. */
   #reloading: Promise<void> = Promise.resolve();
@@ -48,7 +47,6 @@ export class Service {
     readonly app: App,
     sources: ConfigSources,
   ) {
-    this.#config = config;
     this.#sources = sources;
     if (config.configFile) watchFile(config.configFile, { interval: CONFIG_POLL_MS, persistent: false }, this.#onFileChange);
   }
@@ -110,15 +108,14 @@ export class Service {
       this.app.rejectReload(`${trigger} reload failed: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
-    this.#config = next;
     this.log.level = next.logLevel;
   }
 
   /** Stops the app: no new clients, sessions get `shutdownGraceMs`, then everything closes. Idempotent. */
   close(signal: string): Promise<void> {
     if (!this.#closing) {
-      if (this.#config.configFile) unwatchFile(this.#config.configFile, this.#onFileChange);
-      const graceMs = this.#config.shutdownGraceMs;
+      const { configFile, shutdownGraceMs: graceMs } = this.app.config;
+      if (configFile) unwatchFile(configFile, this.#onFileChange);
       this.log.info({ event: 'signal_received', signal }, `${signal}: stopping`);
       this.#closing = this.app.close(graceMs);
     }
