@@ -1,7 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { stringify } from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { toFileDocument } from '../config/to-file.js';
 import { SETTINGS_EPILOG, withSettingOptions } from './options.js';
 import type { CliContext } from './context.js';
 
@@ -20,8 +18,10 @@ export function checkConfigCommand(context: CliContext): CommandModule {
       withSettingOptions(yargs)
         .example('$0 check-config --config /etc/kube-local-lb.yaml', 'what run would use')
         .epilog(SETTINGS_EPILOG),
-    handler: (argv) => {
+    handler: async (argv) => {
       const config = loadConfig(argv, context.env);
+      // Loaded only now: printing YAML is this command's alone.
+      const [{ stringify }, { toFileDocument }] = await Promise.all([import('yaml'), import('../config/to-file.js')]);
       context.stdout.write(HEADER + stringify(toFileDocument(config), { lineWidth: 0 }));
       context.finish({ kind: 'done' });
     },

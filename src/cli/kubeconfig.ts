@@ -1,9 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { isHostName } from '../config/address.js';
 import { ConfigError } from '../config/config-error.js';
-import { readKubeconfig } from '../kubeconfig/document.js';
-import { rewriteKubeconfig, type Change } from '../kubeconfig/rewrite.js';
-import { writeAtomically } from '../kubeconfig/write.js';
+import type { Change } from '../kubeconfig/rewrite.js';
 import type { CliContext } from './context.js';
 import { lastText, switchValue, textList } from './flag-text.js';
 
@@ -31,7 +29,7 @@ export function kubeconfigCommand(context: CliContext): CommandModule {
         .example('$0 kubeconfig --in /etc/kubernetes/kubelet.conf --check', 'what would change')
         .example('$0 kubeconfig --in /etc/kubernetes/kubelet.conf --out /etc/kubernetes/kubelet.conf', 'rewrite in place')
         .epilog('Exit codes: 0 done (or nothing to change); 2 bad flag, or a file that cannot be read, parsed or written (nothing is written then).'),
-    handler: (argv) => {
+    handler: async (argv) => {
       const input = lastText(argv['in']);
       if (input === undefined || input === '') throw new ConfigError('--in', input, 'missing: the kubeconfig to rewrite, e.g. --in /etc/kubernetes/kubelet.conf');
       const output = lastText(argv['out']);
@@ -42,6 +40,9 @@ export function kubeconfigCommand(context: CliContext): CommandModule {
       const check = switchValue(argv['check'], '--check');
       const clusters = textList(argv['cluster']);
 
+      // Loaded only now: reading and rewriting kubeconfigs is this command's alone.
+      const [{ readKubeconfig }, { rewriteKubeconfig }, { writeAtomically }] = await Promise.all([
+        import('../kubeconfig/document.js'), import('../kubeconfig/rewrite.js'), import('../kubeconfig/write.js')]);
       const source = readKubeconfig(input, '--in');
       const { text: rewritten, changes } = rewriteKubeconfig(source, { server, tlsServerName, clusters });
       if (check || output !== undefined) {

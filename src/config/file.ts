@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseDocument } from 'yaml';
 import { ConfigError } from './config-error.js';
 import { describeFileError } from './file-access.js';
 import { SETTINGS, SETTING_KEYS, setGiven, type Layer, type SettingKey } from './settings.js';
 import { unknownKey } from './values.js';
 import { MAX_YAML_DEPTH, yamlDepth } from './yaml-depth.js';
 import { isObject } from '../json.js';
+import { yaml } from '../lazy-yaml.js';
 
 /** Aliases in a YAML file are expanded; this bounds a "billion laughs" file. */
 const MAX_ALIAS_COUNT = 100;
@@ -30,7 +30,7 @@ export function readConfigFile(path: string, where: string): Layer {
   if (yamlDepth(text) > MAX_YAML_DEPTH) throw new ConfigError(path, undefined, `nests collections more than ${MAX_YAML_DEPTH} levels deep: not a config file`);
   // logLevel error: yaml's warnings (a key that is a collection, say) would go to stderr as
   // lines of their own, beside the one line that reports the file.
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  const document = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   const [syntaxError] = document.errors;
   if (syntaxError) {
     const [start] = syntaxError.linePos ?? [];

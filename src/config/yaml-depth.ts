@@ -1,4 +1,5 @@
-import { Parser, type CST } from 'yaml';
+import type { CST } from 'yaml';
+import { yaml } from '../lazy-yaml.js';
 
 /** Far deeper than any config file or kubeconfig (under 10 levels), far from exhausting the stack. */
 export const MAX_YAML_DEPTH = 64;
@@ -19,7 +20,7 @@ export function yamlDepth(text: string): number {
   if (tooManyOpenBrackets(text)) return Number.POSITIVE_INFINITY;
   let deepest = 0;
   const pending: Array<{ token: CST.Token; depth: number }> = [];
-  for (const token of new Parser().parse(text)) pending.push({ token, depth: 0 });
+  for (const token of new (yaml().Parser)().parse(text)) pending.push({ token, depth: 0 });
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { token } = next;
     const push = (child: CST.Token | null | undefined, depth: number): void => {

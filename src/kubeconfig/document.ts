@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Scalar, type YAMLMap } from 'yaml';
+import type { Document, Scalar, YAMLMap } from 'yaml';
+import { yaml } from '../lazy-yaml.js';
 import { ConfigError } from '../config/config-error.js';
 import { describeFileError } from '../config/file-access.js';
 import { MAX_YAML_DEPTH, yamlDepth } from '../config/yaml-depth.js';
@@ -50,6 +51,7 @@ export function readKubeconfig(file: string, where: string): KubeconfigDocument 
  * cannot be understood must not be rewritten.
  */
 export function parseKubeconfig(text: string, file: string): KubeconfigDocument {
+  const { isMap, parseAllDocuments } = yaml();
   if (yamlDepth(text) > MAX_YAML_DEPTH) throw new ConfigError(file, undefined, `nests collections more than ${MAX_YAML_DEPTH} levels deep: not a kubeconfig`);
   // logLevel error: yaml's warnings would go to stderr, beside the command's own lines.
   const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
@@ -75,6 +77,7 @@ export function parseKubeconfig(text: string, file: string): KubeconfigDocument 
 }
 
 function clusterEntries(root: YAMLMap, file: string): ClusterEntry[] {
+  const { isMap, isScalar, isSeq } = yaml();
   const clusters = root.get('clusters', true);
   if (clusters === undefined || clusters === null) throw new ConfigError(`${file}: clusters`, undefined, 'missing: a kubeconfig names at least one cluster');
   if (!isSeq(clusters) || clusters.items.length === 0) throw new ConfigError(`${file}: clusters`, undefined, 'is not a list of clusters (clusters: [{name: ..., cluster: {server: ...}}])');
