@@ -85,9 +85,9 @@ test('up holds on 401/403 however many: the credential is the problem, not the a
   assert.deepEqual(feed(up, times(50, 'forbidden')).state, up);
 });
 
-test('draining -> up after pass x rise, without slow start', () => {
+test('draining -> up after pass x rise, with slow start (it had no new sessions while draining)', () => {
   assert.deepEqual(feed(draining, times(T.rise - 1, 'ok')).state, draining);
-  assert.deepEqual(feed(draining, times(T.rise, 'ok')), { state: { kind: 'up', since: NOW, slowStartEndsAt: NOW }, steps: T.rise });
+  assert.deepEqual(feed(draining, times(T.rise, 'ok')), { state: { kind: 'up', since: NOW, slowStartEndsAt: NOW + T.slowStartMs }, steps: T.rise });
 });
 
 test('draining -> down after unreachable x fall; more fails keep it draining', () => {
@@ -278,12 +278,12 @@ test('pool: picks by eligibility class, and ramps a recovered backend in by the 
     assert.equal(kindOf(a), 'draining');
     assert.equal(pool.panic, true);
     assert.equal(pool.pick(new Set()), a, 'panic: a draining backend beats nothing');
-    // b recovers at NOW + 1000 and ramps in over 10 s; a recovers at once (from draining, no ramp).
-    now = NOW + 1_000;
+    // a recovers at once and ramps in over 10 s (from draining too); b recovers when a's ramp is over.
+    check(a, 'ok');
+    assert.deepEqual(a.state, { kind: 'up', since: NOW, slowStartEndsAt: NOW + 10_000 });
+    now = NOW + 10_000;
     check(b, 'ok');
     assert.deepEqual(b.state, { kind: 'up', since: now, slowStartEndsAt: now + 10_000 });
-    check(a, 'ok');
-    assert.equal(kindOf(a), 'up');
     // a carries one session, so b wins least-conn whenever it competes.
     a.attach({ onBackendDown: () => undefined, onDrainTimeout: () => undefined, flushBytes: () => undefined });
     now += 2_500;

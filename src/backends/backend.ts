@@ -1,6 +1,6 @@
 import type { BackendConfig } from '../config/schema.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
-import { type BackendState, type Streak, type Thresholds, nextState, nextStreak, rampAt, sessionFailureStreak } from './transitions.js';
+import { type BackendState, type Streak, type Thresholds, ejectsOnDown, isGood, nextState, nextStreak, rampAt, sessionFailureStreak } from './transitions.js';
 
 /** What a backend needs of a session: to be told its backend went away. */
 export interface BackendSession {
@@ -57,6 +57,8 @@ export class Backend {
     private readonly thresholds: () => Thresholds & { drainTimeoutMs: number },
     private readonly onTransition: (t: Transition) => void,
     now: number,
+    /** True while the drain timeout must not close sessions (panic: nowhere better to go). */
+    private readonly holdDrained: () => boolean = () => false,
   ) {
     this.address = spec.address;
     this.host = spec.host;
@@ -143,7 +145,10 @@ export class Backend {
     const wasAuthorized = this.#authorized;
     if (verdict === 'unauthorized') this.#authorized = false;
     else if (verdict === 'pass') this.#authorized = true;
-    if (verdict === 'pass' || verdict === 'unauthorized') this.#suspectSince = undefined;
+    // A bad verdict makes the backend suspect at once: from an apiserver's first 500 (graceful
+    // shutdown) it gets new sessions only if nothing else can take them, before `fall` confirms.
+    if (isGood(verdict)) this.#suspectSince = undefined;
+    else this.#suspectSince ??= check.at;
     this.#streak = nextStreak(this.#streak, verdict);
     this.#apply(check.reason, check.at);
     return { authorizedChanged: wasAuthorized !== this.#authorized };
@@ -178,11 +183,14 @@ export class Backend {
   }
 
   #afterTransition(kind: BackendState['kind'], reason: Reason): void {
-    if (kind !== 'draining') this.#clearDrainTimer();
-    if (kind === 'down') {
+    if (kind === 'down' && ejectsOnDown(reason)) {
+      this.#clearDrainTimer();
       for (const session of [...this.#sessions]) session.onBackendDown(this, reason);
-    } else if (kind === 'draining' && this.#drainTimer === undefined) {
-      this.#startDrainTimer();
+    } else if (kind === 'draining' || kind === 'down') {
+      // Down by refusal: the sessions end when the apiserver ends them, or at the drain timeout.
+      if (this.#drainTimer === undefined && this.#sessions.size > 0) this.#startDrainTimer();
+    } else {
+      this.#clearDrainTimer();
     }
   }
 
@@ -191,6 +199,8 @@ export class Backend {
     this.#clearDrainTimer();
     this.#drainTimer = setTimeout(() => {
       this.#drainTimer = undefined;
+      // In panic every backend is draining: closing would only move a session to another one.
+      if (this.holdDrained()) return this.#startDrainTimer();
       for (const session of [...this.#sessions]) session.onDrainTimeout(this);
     }, this.thresholds().drainTimeoutMs);
     this.#drainTimer.unref();

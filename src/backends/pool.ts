@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { Backend, type Transition } from './backend.js';
 import type { BackendMetrics } from './metrics.js';
 import { type Candidate, select } from './select.js';
-import { eligibilityRank, nextCheck } from './transitions.js';
+import { checkReason, ejectsOnDown, eligibilityRank, nextCheck } from './transitions.js';
 
 export interface PoolOptions {
   log: Logger;
@@ -191,7 +191,7 @@ export class Pool {
   #add(spec: Config['backends'][number]): Checker {
     const backend = new Backend(spec, () => ({ rise: this.#config.health.rise, fall: this.#config.health.fall,
       slowStartMs: this.#config.slowStartMs, drainTimeoutMs: this.#config.drainTimeoutMs }),
-      (t) => this.#onTransition(t), this.#now());
+      (t) => this.#onTransition(t), this.#now(), () => this.#panic);
     this.#backends.set(spec.address, backend);
     this.#metrics.setState(backend.address, 'unknown');
     this.#metrics.checkAuthorized.set({ backend: backend.address }, 1);
@@ -200,7 +200,6 @@ export class Pool {
       settings: () => this.#config.health,
       credentials: () => this.#credentials.current(),
       onResult: (r) => this.#onCheck(backend, r),
-      shouldHedge: () => backend.state.kind !== 'down',
       onCredentialError: (err) => {
         if (err.message === this.#credentialError) return;
         this.#credentialError = err.message;
@@ -231,15 +230,17 @@ export class Pool {
   }
 
   #onCheck(backend: Backend, r: CheckResult): NextCheck {
-    const verdict = verdictOf(r.reason);
+    const acceptedElsewhere = this.backends.some((b) => b !== backend && !b.removed && b.lastCheck?.reason === 'ok');
+    const reason = checkReason(r.reason, acceptedElsewhere);
+    const verdict = verdictOf(reason);
     this.#metrics.checks.inc({ backend: backend.address, verdict });
     this.#metrics.checkDuration.observe({ backend: backend.address }, r.durationMs / 1000);
     const before = backend.state;
-    const { authorizedChanged } = backend.recordCheck({ at: r.at, reason: r.reason, durationMs: r.durationMs, status: r.status });
-    if (authorizedChanged) this.#onAuthorizationChange(backend, r.reason);
+    const { authorizedChanged } = backend.recordCheck({ at: r.at, reason, durationMs: r.durationMs, status: r.status });
+    if (authorizedChanged) this.#onAuthorizationChange(backend, reason);
     const h = this.#config.health;
     const t = { rise: h.rise, fall: h.fall, slowStartMs: this.#config.slowStartMs };
-    return nextCheck(backend.state, backend.streak, r.reason, t, this.#now(), backend.state !== before);
+    return nextCheck(backend.state, backend.streak, reason, t, this.#now(), backend.state !== before);
   }
 
   #onAuthorizationChange(backend: Backend, reason: Reason): void {
@@ -267,9 +268,15 @@ export class Pool {
       sessions: backend.activeSessions, up: eligible },
       `backend ${address} ${to.kind}: ${REASONS[reason].text}`);
     if (to.kind === 'down' && backend.activeSessions > 0) {
-      this.#metrics.ejectedSessions.inc({ backend: address }, backend.activeSessions);
-      this.#log.warn({ event: 'backend_ejected', backend: address, sessions: backend.activeSessions, reason },
-        `closing ${backend.activeSessions} sessions of ${address}`);
+      if (ejectsOnDown(reason)) {
+        this.#metrics.ejectedSessions.inc({ backend: address }, backend.activeSessions);
+        this.#log.warn({ event: 'backend_ejected', backend: address, sessions: backend.activeSessions, reason },
+          `closing ${backend.activeSessions} sessions of ${address}`);
+      } else {
+        this.#log.info({ event: 'backend_sessions_left', backend: address, sessions: backend.activeSessions, reason },
+          `${backend.activeSessions} sessions of ${address} are left to end by themselves (its listener refuses; ` +
+          'an apiserver in graceful shutdown still serves them), or at the drain timeout');
+      }
     }
     this.#updatePanic();
   }

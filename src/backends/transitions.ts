@@ -112,7 +112,9 @@ export function nextState(state: BackendState, streak: Streak, reason: Reason, t
       if (!good && streak.bad >= t.fall) return badState(verdict, reason, now);
       return state;
     case 'draining':
-      if (good && streak.good >= t.rise) return { kind: 'up', since: now, slowStartEndsAt: now };
+      // Slow start here too: a draining backend got no new sessions, so least-conn would send it
+      // every new one at once (a restarted apiserver comes back through draining: 403, then 500).
+      if (good && streak.good >= t.rise) return { kind: 'up', since: now, slowStartEndsAt: now + t.slowStartMs };
       if (verdict === 'unreachable' && streak.bad >= t.fall) return { kind: 'down', since: now, reason };
       return state;
     case 'down':
@@ -124,6 +126,27 @@ export function nextState(state: BackendState, streak: Streak, reason: Reason, t
     default:
       return assertNever(state);
   }
+}
+
+/**
+ * Whether a backend that went down with this reason has its sessions ejected. Not on `refused`:
+ * the kernel closed every connection of a process that died, so there is nothing to eject, while
+ * a listener that refuses beside connections that still work is an apiserver in graceful shutdown
+ * (it closes its listener at once, then ends its own connections with GOAWAY and when watches end).
+ * Eject is for silence: timeouts, unreachable networks, resets, broken TLS.
+ */
+export function ejectsOnDown(reason: Reason): boolean {
+  return reason !== 'refused';
+}
+
+/**
+ * The reason a check's verdict is read as. A 401/403 where another backend accepts the same
+ * credential means this apiserver is not ready (a starting one refuses everyone outside
+ * system:masters until RBAC's caches sync): a failure. Only where no backend accepts it is it a
+ * credential problem, which must not black out the node.
+ */
+export function checkReason(reason: Reason, acceptedElsewhere: boolean): Reason {
+  return acceptedElsewhere && verdictOf(reason) === 'unauthorized' ? 'refused_here' : reason;
 }
 
 function badState(verdict: Verdict, reason: Reason, now: number): BackendState {

@@ -36,12 +36,6 @@ export interface CheckerOptions {
    * the round is over, and the next one runs an interval later.
    */
   onError: (err: unknown) => void;
-  /**
-   * A check has been silent for half its timeout: should a second probe, on a fresh connection,
-   * start now? (Yes while the backend is in service: its verdict is the confirmation the state
-   * change needs, half a timeout sooner than a check started after the first one timed out.)
-   */
-  shouldHedge?: () => boolean;
   random?: () => number;
   now?: () => number;
 }
@@ -59,7 +53,7 @@ const MIN_GAP_MS = 50;
  */
 export class Checker {
   #timer: NodeJS.Timeout | undefined;
-  /** A round (one probe, maybe a hedge beside it) is under way. */
+  /** A round (one probe, maybe a liveness ping beside it) is under way. */
   #busy = false;
   readonly #requests = new Set<http.ClientRequest>();
   #again = false;
@@ -138,19 +132,31 @@ export class Checker {
       this.o.onCredentialError(err);
     }
     if (this.#stopped) return;
-    const main = this.#probe(settings, creds, this.#agentFor(settings, creds), true);
-    let hedge: Promise<CheckResult> | undefined;
-    const hedgeTimer = setTimeout(() => {
-      if (!this.#stopped && this.o.shouldHedge?.()) hedge = this.#probe(settings, creds, false, false);
+    const main = this.#probe(settings, settings.path, creds, this.#agentFor(settings, creds), true);
+    // Half a timeout of silence: a liveness ping on a fresh connection tells a slow apiserver
+    // from a silent one, and its silence confirms the check's half a timeout sooner.
+    let ping: Promise<CheckResult> | undefined;
+    const pingTimer = setTimeout(() => {
+      if (!this.#stopped) ping = this.#probe(settings, pingPath(settings.path), creds, false, false);
     }, Math.round(settings.timeoutMs / 2));
     const first = await main;
-    clearTimeout(hedgeTimer);
+    clearTimeout(pingTimer);
     if (this.#stopped) return;
-    let next = this.o.onResult(first);
-    if (hedge) {
-      const second = await hedge;
+    let next: NextCheck;
+    if (!ping || !isSilent(first.reason)) {
+      next = this.o.onResult(first);
+    } else {
+      const second = await ping;
       if (this.#stopped) return;
-      next = this.o.onResult(second);
+      if (!isSilent(second.reason) && second.status !== undefined) {
+        // The health endpoint kept us waiting while the apiserver answers on a fresh connection:
+        // it is alive and not ready (an etcd outage makes /readyz take 2-4 s, then 500).
+        next = this.o.onResult({ ...first, reason: 'slow', status: undefined });
+      } else {
+        // Silent twice, on the kept-alive connection and on a fresh one: two verdicts.
+        this.o.onResult(first);
+        next = this.o.onResult(second);
+      }
     }
     this.#busy = false;
     if (this.#again || next === 'now') this.#schedule(Math.max(0, this.#lastStart + MIN_GAP_MS - this.#now()));
@@ -179,10 +185,10 @@ export class Checker {
   }
 
   /**
-   * One GET of the health path. `agent` false: a one-off connection (the hedge), with the same
+   * One GET of the health path. `agent` false: a one-off connection (the liveness ping), with the same
    * TLS settings as the kept-alive one.
    */
-  #probe(settings: HealthConfig, creds: ProbeCredentials | undefined, agent: http.Agent | false, mayRetry: boolean): Promise<CheckResult> {
+  #probe(settings: HealthConfig, path: string, creds: ProbeCredentials | undefined, agent: http.Agent | false, mayRetry: boolean): Promise<CheckResult> {
     const started = this.#now();
     const startedMs = performance.now();
     const { host, port } = this.o.target;
@@ -199,7 +205,7 @@ export class Checker {
       const options: https.RequestOptions = {
         host,
         port,
-        path: settings.path,
+        path,
         method: 'GET',
         agent,
         headers: { 'user-agent': `kube-local-lb/${VERSION}`, accept: 'text/plain', ...creds?.headers },
@@ -227,7 +233,7 @@ export class Checker {
           done = true;
           clearTimeout(timer);
           this.#requests.delete(req);
-          void this.#probe(settings, creds, agent, false).then(resolve);
+          void this.#probe(settings, path, creds, agent, false).then(resolve);
           return;
         }
         finish(reasonOfError(err), undefined);
@@ -245,4 +251,19 @@ export class Checker {
       req.end();
     });
   }
+}
+
+/** No answer at all: nothing came back on a connection, or none could be made in time. */
+function isSilent(reason: Reason): boolean {
+  return reason === 'timeout' || reason === 'connect_timeout';
+}
+
+/**
+ * The liveness subpath of a health path (`/readyz` -> `/readyz/ping`): every apiserver health
+ * root has a `ping` check that answers at once, whatever etcd or shutdown are doing.
+ */
+export function pingPath(path: string): string {
+  const q = path.indexOf('?');
+  const base = q < 0 ? path : path.slice(0, q);
+  return `${base.replace(/\/+$/, '')}/ping`;
 }

@@ -12,6 +12,12 @@ export const REASONS = {
   unavailable: { verdict: 'fail', text: 'health endpoint answered 503' },
   throttled: { verdict: 'fail', text: 'health endpoint answered 429' },
   http_status: { verdict: 'fail', text: 'health endpoint answered an unexpected status' },
+  // The health endpoint kept us waiting past the timeout while a ping on a fresh connection was
+  // answered: alive, not ready (under an etcd outage /readyz takes 2-4 s and then answers 500).
+  slow: { verdict: 'fail', text: 'health endpoint too slow while the apiserver answers its ping (etcd?)' },
+  // 401/403 here while another backend accepts the same credential: this apiserver is not ready
+  // (until RBAC's caches sync, a starting apiserver answers 403 to everyone but system:masters).
+  refused_here: { verdict: 'fail', text: 'probe credential refused here but accepted by another backend: not ready' },
   // The apiserver answered, so it is alive; our probe credential is what was refused.
   unauthorized: { verdict: 'unauthorized', text: 'probe credential rejected (401)' },
   forbidden: { verdict: 'unauthorized', text: 'probe not allowed by RBAC (403)' },
