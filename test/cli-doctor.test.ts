@@ -44,7 +44,7 @@ async function upAll(p: RunningProxy, cluster: FakeCluster): Promise<void> {
 }
 
 test('healthy: a kubeconfig with tls-server-name verifies and is accepted, every backend up: exit 0', async (t) => {
-  const cluster = await fakeCluster(2);
+  const cluster = await fakeCluster(2, { startup: 'instant' });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster);
   await upAll(p, cluster);
@@ -62,7 +62,7 @@ test('healthy: a kubeconfig with tls-server-name verifies and is accepted, every
 });
 
 test('the 127.0.0.1 trap: a kubeconfig without tls-server-name gets the finding and its fix; exit 1', async (t) => {
-  const cluster = await fakeCluster(1);
+  const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster);
   await upAll(p, cluster);
@@ -81,7 +81,7 @@ test('the 127.0.0.1 trap: a kubeconfig without tls-server-name gets the finding 
 
 test('a certificate without the name "kubernetes": tls-server-name kubernetes is refused, and a name it holds is advised; exit 1', async (t) => {
   const pki = makeClusterPki({ sans: { dnsNames: ['apiserver.internal.example'], ipAddresses: ['10.0.0.10'] } });
-  const cluster = await fakeCluster(1, { pki });
+  const cluster = await fakeCluster(1, { startup: 'instant', pki });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster, ['--health-tls-server-name', 'apiserver.internal.example']);
   await upAll(p, cluster);
@@ -94,7 +94,7 @@ test('a certificate without the name "kubernetes": tls-server-name kubernetes is
 });
 
 test('a kubeconfig whose CA did not sign the served certificate: the chain finding; exit 1', async (t) => {
-  const cluster = await fakeCluster(1);
+  const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster);
   await upAll(p, cluster);
@@ -106,7 +106,7 @@ test('a kubeconfig whose CA did not sign the served certificate: the chain findi
 });
 
 test('health checks forbidden (system:public-info-viewer unbound, 403): the finding names the RBAC fix; exit 1', async (t) => {
-  const cluster = await fakeCluster(2, { publicInfoViewer: false });
+  const cluster = await fakeCluster(2, { startup: 'instant', publicInfoViewer: false });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster);
   for (const a of cluster.apiservers) await p.logged({ event: 'backend_check_unauthorized', backend: a.address, reason: 'forbidden' });
@@ -120,7 +120,7 @@ test('health checks forbidden (system:public-info-viewer unbound, 403): the find
 });
 
 test('health checks unauthorized (--anonymous-auth=false, 401): the finding names AuthenticationConfiguration and the credential modes; exit 1', async (t) => {
-  const cluster = await fakeCluster(1, { anonymous: 'off' });
+  const cluster = await fakeCluster(1, { startup: 'instant', anonymous: 'off' });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster);
   await p.logged({ event: 'backend_check_unauthorized', reason: 'unauthorized' });
@@ -130,7 +130,7 @@ test('health checks unauthorized (--anonymous-auth=false, 401): the finding name
 });
 
 test('a dead backend and a stopped proxy are problems with fixes; bad flags exit 2 with one line', async (t) => {
-  const cluster = await fakeCluster(2);
+  const cluster = await fakeCluster(2, { startup: 'instant' });
   t.after(() => cluster.close());
   const p = await runProxy(t, cluster);
   await upAll(p, cluster);

@@ -139,7 +139,7 @@ test('in place: the file keeps its mode; a second run finds nothing to change an
 
 test('a rewritten kubelet-style kubeconfig (file paths) works with kubectl through the proxy', async (t) => {
   if (!commandExists('kubectl')) return t.skip('kubectl is not installed');
-  const cluster = await fakeCluster(2);
+  const cluster = await fakeCluster(2, { startup: 'instant' });
   t.after(() => cluster.close());
   const logs = logSink('info');
   const caFile = cluster.file('ca.crt', cluster.pki.ca.certPem);

@@ -19,7 +19,7 @@ function proxyKubeconfig(cluster: FakeCluster, port: number): string {
 }
 
 test('kubectl through the proxy, with tls-server-name, while one of three apiservers is dead', async (t) => {
-  const cluster = await fakeCluster(3);
+  const cluster = await fakeCluster(3, { startup: 'instant' });
   t.after(() => cluster.close());
   const [dead] = cluster.apiservers;
   assert.ok(dead);
@@ -42,7 +42,7 @@ test('kubectl through the proxy, with tls-server-name, while one of three apiser
 
 for (const fault of ['crash', 'blackhole'] as const) {
   test(`a watch through the proxy survives its apiserver ${fault === 'crash' ? 'being killed' : 'going silent (blackhole)'}`, async (t) => {
-    const cluster = await fakeCluster(3);
+    const cluster = await fakeCluster(3, { startup: 'instant' });
     t.after(() => cluster.close());
     const logs = logSink();
     const lb = await startProxy({ backends: cluster.apiservers.map((a) => a.address), firstByteTimeoutMs: 300,

@@ -66,7 +66,7 @@ test('the socket listens where the example config does, and hands one listening 
 
 test('socket activation: systemd-socket-activate holds the port, the first client waits in its backlog and is served', async (t) => {
   if (!commandExists('systemd-socket-activate')) return t.skip('systemd-socket-activate is not installed (Debian package systemd)');
-  const cluster = await fakeCluster(1);
+  const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);

@@ -7,6 +7,7 @@ import { h1Request } from './fake-apiserver/index.js';
 import { logSink, type LogSink } from './helpers/logs.js';
 import { type LoopbackCluster, loopbackCluster } from './helpers/loopback-cluster.js';
 import { type TestProxy, startProxy } from './helpers/proxy.js';
+import { docsDiscoveryRbac } from './helpers/discovery-rbac.js';
 import { waitUntil } from './helpers/wait.js';
 
 const FAST = { scheme: 'https' as const, intervalMs: 100, timeoutMs: 500, rise: 1, fall: 2 };
@@ -16,7 +17,7 @@ async function proxy(t: TestContext, cluster: LoopbackCluster, stateDir: string)
   const logs = logSink();
   const lb = await startProxy({
     backends: [cluster.apiservers[0]?.address ?? ''],
-    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.userToken) },
+    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.probeToken) },
     discovery: { enabled: true, portOverride: 0, stateDir },
   }, logs);
   t.after(() => lb.close());
@@ -36,7 +37,7 @@ async function savedBackends(stateDir: string, count: number): Promise<string[]>
 }
 
 test('restarted while its only seed is dead, the proxy reaches the apiservers the last run discovered', async (t) => {
-  const cluster = await loopbackCluster(3);
+  const cluster = await loopbackCluster(3, { startup: 'instant', rbac: docsDiscoveryRbac() });
   t.after(() => cluster.close());
   cluster.advertise();
   const [seed, ...others] = cluster.apiservers;
@@ -66,7 +67,7 @@ test('restarted while its only seed is dead, the proxy reaches the apiservers th
 });
 
 test('a stale state file only adds backends to check: the first answer replaces it', async (t) => {
-  const cluster = await loopbackCluster(2);
+  const cluster = await loopbackCluster(2, { startup: 'instant', rbac: docsDiscoveryRbac() });
   t.after(() => cluster.close());
   cluster.advertise();
   const stateDir = join(cluster.dir, 'state');
@@ -82,7 +83,7 @@ test('a stale state file only adds backends to check: the first answer replaces 
 });
 
 test('a corrupt state file is ignored with one warning, then replaced atomically', async (t) => {
-  const cluster = await loopbackCluster(2);
+  const cluster = await loopbackCluster(2, { startup: 'instant', rbac: docsDiscoveryRbac() });
   t.after(() => cluster.close());
   cluster.advertise();
   const stateDir = join(cluster.dir, 'state');

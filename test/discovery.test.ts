@@ -7,6 +7,7 @@ import { type LogSink, logSink } from './helpers/logs.js';
 import { promtoolProblems } from './helpers/prometheus.js';
 import { type LoopbackCluster, type LoopbackClusterOptions, loopbackCluster } from './helpers/loopback-cluster.js';
 import { type TestProxy, startProxy, testConfig } from './helpers/proxy.js';
+import { docsDiscoveryRbac } from './helpers/discovery-rbac.js';
 import { waitUntil } from './helpers/wait.js';
 
 const FAST = { scheme: 'https' as const, intervalMs: 100, timeoutMs: 500, rise: 1, fall: 2 };
@@ -25,18 +26,19 @@ interface Setup {
 
 /**
  * `n` apiservers, all advertised; a proxy with discovery on and apiserver-1 as its only seed,
- * checking with a bearer token (anonymous may not list endpointslices).
+ * checking with the bearer token of the user docs/discovery.md binds (anonymous may not list
+ * endpointslices).
  */
 async function setup(t: TestContext, n: number, o: { cluster?: LoopbackClusterOptions; health?: Partial<HealthConfig>;
   discovery?: Partial<DiscoveryConfig>; drainTimeoutMs?: number; advertise?: boolean } = {}): Promise<Setup> {
-  const cluster = await loopbackCluster(n, o.cluster);
+  const cluster = await loopbackCluster(n, { startup: 'instant', rbac: docsDiscoveryRbac(), ...o.cluster });
   t.after(() => cluster.close());
   if (o.advertise !== false) cluster.advertise();
   const [seed] = cluster.apiservers;
   assert.ok(seed);
   const logs = logSink();
   const caFile = cluster.file('ca.crt', cluster.pki.ca.certPem);
-  const tokenFile = cluster.file('token', `${cluster.pki.userToken}\n`);
+  const tokenFile = cluster.file('token', `${cluster.pki.probeToken}\n`);
   const lb = await startProxy({
     backends: [seed.address],
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
@@ -184,14 +186,14 @@ test('a dead apiserver the EndpointSlice keeps listing (master-count) is a backe
 });
 
 test('--discover-port-override: advertised on a port nothing listens on, dialled on the real one', async (t) => {
-  const cluster = await loopbackCluster(2);
+  const cluster = await loopbackCluster(2, { startup: 'instant', rbac: docsDiscoveryRbac() });
   t.after(() => cluster.close());
   // As with --advertise-address on a VIP: port 443 there, the apiservers on their own port.
   cluster.advertise(cluster.apiservers, 443);
   const logs = logSink();
   const lb = await startProxy({
     backends: [cluster.apiservers[0]?.address ?? ''],
-    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.userToken) },
+    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.probeToken) },
     discovery: { enabled: true, portOverride: cluster.port, stateDir: undefined },
   }, logs);
   t.after(() => lb.close());
@@ -241,7 +243,7 @@ test('a reload that turns discovery off removes (drains) the discovered backends
   await waitUntil(() => backendsOf(lb).length === 3, 'three backends');
   const config = (enabled: boolean) => testConfig({
     backends: [seed.address],
-    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.userToken) },
+    health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.probeToken) },
     discovery: { enabled, portOverride: 0, stateDir: undefined },
   });
   await lb.app.reload(config(false));

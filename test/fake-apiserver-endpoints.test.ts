@@ -3,15 +3,17 @@ import https from 'node:https';
 import { type TestContext, test } from 'node:test';
 import { type FakeApiserver, KubernetesEndpoints, h1Request, startFakeApiserver, waitFor } from './fake-apiserver/index.js';
 import { kubeconfig } from './fake-apiserver/kubeconfig.js';
+import { docsDiscoveryRbac } from './helpers/discovery-rbac.js';
 
 const SLICES = '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices';
 const SELECTOR = `labelSelector=${encodeURIComponent('kubernetes.io/service-name=kubernetes')}`;
 
 async function start(t: TestContext, o: { servesEndpointSlices?: boolean; bookmarkIntervalMs?: number } = {}): Promise<{ fake: FakeApiserver; token: string; caPem: string }> {
-  const fake = await startFakeApiserver({ name: 'a1', ...o });
+  // Ready at once, and the user docs/discovery.md binds: these tests are about the objects.
+  const fake = await startFakeApiserver({ name: 'a1', startup: 'instant', rbac: docsDiscoveryRbac(), ...o });
   t.after(() => fake.close());
   assert.ok(fake.pki);
-  return { fake, token: fake.pki.userToken, caPem: fake.pki.ca.certPem };
+  return { fake, token: fake.pki.probeToken, caPem: fake.pki.ca.certPem };
 }
 
 /** A WATCH over HTTP/1.1: its lines as they come, and its end. */
@@ -59,7 +61,9 @@ test('EndpointSlice and Endpoints default/kubernetes look as the endpoint reconc
   const other = JSON.parse((await h1Request({ port: fake.port, caPem }, `${SLICES}?labelSelector=kubernetes.io%2Fservice-name%3Ddns`, auth)).body) as { items: unknown[] };
   assert.deepEqual(other.items, []);
 
-  const endpoints = JSON.parse((await h1Request({ port: fake.port, caPem }, '/api/v1/namespaces/default/endpoints/kubernetes', auth)).body) as Record<string, unknown>;
+  // The docs' Role grants list and watch, not get: read the one object as an admin.
+  const admin = { headers: { authorization: `Bearer ${fake.pki?.adminToken ?? ''}` } };
+  const endpoints = JSON.parse((await h1Request({ port: fake.port, caPem }, '/api/v1/namespaces/default/endpoints/kubernetes', admin)).body) as Record<string, unknown>;
   assert.equal(endpoints['kind'], 'Endpoints');
   assert.deepEqual((endpoints['metadata'] as Record<string, unknown>)['labels'], { 'endpointslice.kubernetes.io/skip-mirror': 'true' });
   assert.deepEqual(endpoints['subsets'], [{ addresses: [{ ip: '10.0.0.11' }], notReadyAddresses: [{ ip: '10.0.0.12' }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }]);
@@ -115,12 +119,12 @@ test('an apiserver that does not serve EndpointSlices answers 404 and still serv
 test('@kubernetes/client-node lists and watches the kubernetes EndpointSlice', async (t) => {
   const endpoints = new KubernetesEndpoints();
   endpoints.set(['10.0.0.11'], 6443);
-  const fake = await startFakeApiserver({ name: 'a1', endpoints });
+  const fake = await startFakeApiserver({ name: 'a1', endpoints, startup: 'instant', rbac: docsDiscoveryRbac() });
   t.after(() => fake.close());
   assert.ok(fake.pki);
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  kc.loadFromString(kubeconfig({ server: fake.url, caPem: fake.pki.ca.certPem, tlsServerName: 'kubernetes', user: { token: fake.pki.userToken } }));
+  kc.loadFromString(kubeconfig({ server: fake.url, caPem: fake.pki.ca.certPem, tlsServerName: 'kubernetes', user: { token: fake.pki.probeToken } }));
   const list = await kc.makeApiClient(k8s.DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes' });
   assert.deepEqual(list.items.map((s) => s.endpoints.map((e) => e.addresses[0])), [['10.0.0.11']]);
   const events: string[] = [];

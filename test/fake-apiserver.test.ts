@@ -19,8 +19,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 const FORBIDDEN_ROOT = '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"forbidden: User \\"system:anonymous\\" cannot get path \\"/\\"","reason":"Forbidden","details":{},"code":403}\n';
 const UNAUTHORIZED = '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}\n';
 
+/** An imitation that is ready at once: these tests are about a running apiserver, not a starting one. */
 async function start(t: TestContext, options: Partial<FakeApiserverOptions> = {}): Promise<{ fake: FakeApiserver; anon: Target; admin: Target }> {
-  const fake = await startFakeApiserver({ name: 'apiserver-1', ...options });
+  const fake = await startFakeApiserver({ name: 'apiserver-1', startup: 'instant', ...options });
   t.after(() => fake.close());
   const pki = fake.pki;
   if (!pki) throw new Error('expected a generated PKI');
@@ -94,7 +95,8 @@ test('?exclude is repeatable: excluded checks say so, unknown names give one sor
 });
 
 test('etcd down fails etcd on all three roots: 500, always verbose, reason withheld', async (t) => {
-  const { fake, anon, admin } = await start(t);
+  // Short check timeouts: this test is about the bodies; fake-apiserver-real.test.ts times the default 2 s.
+  const { fake, anon, admin } = await start(t, { etcdHealthcheckTimeoutMs: 100, etcdReadycheckTimeoutMs: 100 });
   fake.setEtcd(false);
   for (const root of ['livez', 'readyz', 'healthz'] as const) {
     const answer = await h1Request(anon, `/${root}`);
@@ -252,13 +254,19 @@ test('shutdown, phase 1: readyz fails through shutdown, livez and healthz stay 2
   assert.equal(notAccepting, false, 'the listener stays open during the delay');
 });
 
-test('shutdown, phase 2: listener closed (ECONNREFUSED), GOAWAY on HTTP/2, 503 + Retry-After: 1 on old HTTP/1.1 connections, hard close', async (t) => {
+test('shutdown, phase 2: listener closed (ECONNREFUSED), GOAWAY on HTTP/2, idle HTTP/1.1 keep-alive closed with FIN, hard close', async (t) => {
   const { fake, admin } = await start(t);
   const session = await h2Connect(admin);
   t.after(() => session.destroy());
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   t.after(() => agent.destroy());
+  let keptAlive: import('node:net').Socket | undefined;
+  agent.once('free', (socket: import('node:net').Socket) => (keptAlive = socket));
   assert.equal((await h1Request(admin, '/version', { agent })).status, 200); // an HTTP/1.1 keep-alive connection
+  assert.ok(keptAlive);
+  let keptAliveError: unknown;
+  keptAlive.on('error', (err) => (keptAliveError = err));
+  const keptAliveClosed = once(keptAlive, 'close');
   assert.equal((await h2Request(session, '/version')).status, 200);
   const goaway = once(session, 'goaway');
   const progress = fake.shutdown({ shutdownDelayMs: 100, hardCloseAfterMs: 1500 });
@@ -266,7 +274,23 @@ test('shutdown, phase 2: listener closed (ECONNREFUSED), GOAWAY on HTTP/2, 503 +
   await assert.rejects(tcpConnect(fake.port), { code: 'ECONNREFUSED' });
   const [code] = (await goaway) as [number];
   assert.equal(code, 0);
+  await keptAliveClosed;
+  assert.equal(keptAliveError, undefined, 'the idle keep-alive connection is closed with FIN, not reset');
+  assert.equal(fake.state.kind, 'not-accepting');
+  await progress.stopped;
+  assert.equal(fake.openConnections, 0);
+  assert.equal(fake.state.kind, 'stopped');
+  await fake.revive({ startup: 'instant' });
+  assert.equal((await h1Request(admin, '/readyz')).body, 'ok', 'revive serves again on the same port');
+});
 
+test('shutdown, phase 2 with closeIdleHttp1 false (a request racing the close on an old connection): 503 + Retry-After: 1, health exempt', async (t) => {
+  const { fake, admin } = await start(t);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  assert.equal((await h1Request(admin, '/version', { agent })).status, 200);
+  const progress = fake.shutdown({ shutdownDelayMs: 0, hardCloseAfterMs: 1500, closeIdleHttp1: false });
+  await progress.listenerClosed;
   const late = await h1Request(admin, '/api/v1/pods', { agent });
   assert.equal(late.status, 503);
   assert.equal(late.body, '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"apiserver is shutting down","reason":"ServiceUnavailable","code":503}\n\n');
@@ -277,12 +301,8 @@ test('shutdown, phase 2: listener closed (ECONNREFUSED), GOAWAY on HTTP/2, 503 +
   const livez = await h1Request(admin, '/livez', { agent });
   assert.equal(livez.status, 200, 'health paths are exempt from the 503');
   assert.equal((await h1Request(admin, '/readyz', { agent })).status, 500);
-  assert.equal(fake.state.kind, 'not-accepting');
   await progress.stopped; // the hard close ends the keep-alive connection
   assert.equal(fake.openConnections, 0);
-  assert.equal(fake.state.kind, 'stopped');
-  await fake.revive();
-  assert.equal((await h1Request(admin, '/readyz')).body, 'ok', 'revive serves again on the same port');
 });
 
 test('shutdown with send-retry-after: 429 + Retry-After: 5 + Connection: close until in-flight requests drain, health exempt', async (t) => {
@@ -420,7 +440,7 @@ test('crash: open connections are reset, new connects refused; revive serves aga
   assert.equal(fake.state.kind, 'crashed');
   assert.equal((await closed)?.code, 'ECONNRESET');
   await assert.rejects(tcpConnect(port), { code: 'ECONNREFUSED' });
-  await fake.revive();
+  await fake.revive({ startup: 'instant' });
   assert.equal(fake.port, port);
   assert.equal((await h1Request(admin, '/readyz')).body, 'ok');
 });
@@ -537,7 +557,8 @@ test('cli: one JSON line when listening, line commands on stdin, SIGKILL leaves 
   const { spawn } = await import('node:child_process');
   const { createInterface } = await import('node:readline');
   const cli = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'fake-apiserver', 'cli.js');
-  const child = spawn(process.execPath, [cli, '--name', 'proc-1', '--token', 'tok=alice:system:masters'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, '--name', 'proc-1', '--token', 'tok=alice:system:masters', '--startup', 'instant',
+    '--etcd-healthcheck-timeout-ms', '100'], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   const stdout = createInterface({ input: child.stdout });
   const stderr = createInterface({ input: child.stderr });
@@ -552,7 +573,8 @@ test('cli: one JSON line when listening, line commands on stdin, SIGKILL leaves 
   stderr.on('line', (line: string) => acks.push(line));
   child.stdin.write('etcd down\n');
   await waitFor('the ack', () => (acks.includes('ok etcd down') ? true : undefined));
-  assert.equal((await h1Request(target, '/livez')).status, 500);
+  // Within timeout/2 of the last probe (sent by the /readyz above) the limiter answers its result: poll.
+  await waitFor('/livez 500', async () => ((await h1Request(target, '/livez')).status === 500 ? true : undefined));
   child.stdin.write('nonsense\n');
   await waitFor('the error line', () => (acks.includes('error nonsense: unknown command "nonsense"') ? true : undefined));
   child.kill('SIGKILL');
@@ -561,7 +583,7 @@ test('cli: one JSON line when listening, line commands on stdin, SIGKILL leaves 
 });
 
 test('close() ends held connections too, and a second close() is harmless; IPv6 loopback works', async (t) => {
-  const fake = await startFakeApiserver({ name: 'v6', host: '::1' });
+  const fake = await startFakeApiserver({ name: 'v6', host: '::1', startup: 'instant' });
   t.after(() => fake.close());
   const pki = fake.pki;
   assert.ok(pki);
@@ -586,7 +608,7 @@ test('cli: PEM files and --anonymous off are honoured; no pki is printed when ce
   for (const [file, pem] of [['tls.crt', pki.serving.certPem], ['tls.key', pki.serving.keyPem], ['ca.crt', pki.ca.certPem]] as const) writeFileSync(join(dir, file), pem);
   const cli = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'fake-apiserver', 'cli.js');
   const child = spawn(process.execPath, [cli, '--name', 'files', '--cert', join(dir, 'tls.crt'), '--key', join(dir, 'tls.key'),
-    '--client-ca', join(dir, 'ca.crt'), '--anonymous', 'off'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    '--client-ca', join(dir, 'ca.crt'), '--anonymous', 'off', '--startup', 'instant'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   const [first] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   const info = JSON.parse(first) as { port: number; pki?: unknown };

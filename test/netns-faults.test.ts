@@ -48,11 +48,11 @@ interface Setup {
 
 /** A local apiserver, one in a namespace behind the link under test, and the proxy in front of both. */
 async function setUp(t: { after(fn: () => unknown): void }, index: number, health: { intervalMs: number; timeoutMs: number }): Promise<Setup> {
-  const cluster = await fakeCluster(1);
+  const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());
   const host = makeLinkHost(index);
   t.after(() => host.remove());
-  const fake = await fakeApiserverIn(host, cluster.pki.tls);
+  const fake = await fakeApiserverIn(host, cluster.pki.tls, 'instant');
   t.after(() => fake.child.kill('SIGKILL'));
   const local = cluster.apiservers[0]?.address ?? '';
   const remote = `${host.ip}:${fake.port}`;
@@ -120,11 +120,11 @@ test('every packet dropped by the link queue (a firewall DROP, the link up): dow
 });
 
 test('an apiserver reached over IPv6 on a veth ([fd00::]), clients on [::1]', { skip: rootSkip }, async (t) => {
-  const cluster = await fakeCluster(0);
+  const cluster = await fakeCluster(0, { startup: 'instant' });
   t.after(() => cluster.close());
   const host = makeLinkHost(3);
   t.after(() => host.remove());
-  const fake = await fakeApiserverIn({ ...host, ip: host.ip6 }, cluster.pki.tls);
+  const fake = await fakeApiserverIn({ ...host, ip: host.ip6 }, cluster.pki.tls, 'instant');
   t.after(() => fake.child.kill('SIGKILL'));
   const remote = `[${host.ip6}]:${fake.port}`;
   const logs = logSink('info');

@@ -35,11 +35,11 @@ async function session(port: number, ca: string): Promise<{ socket: tls.TLSSocke
 }
 
 test('link down to one backend (network namespace): its sessions are ejected within the bound, others unharmed', { skip: netnsUnavailable() }, async (t) => {
-  const cluster = await fakeCluster(1);
+  const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());
   const host = makeNetnsHost();
   t.after(() => host.remove());
-  const remote = await fakeApiserverIn(host, cluster.pki.tls);
+  const remote = await fakeApiserverIn(host, cluster.pki.tls, 'instant');
   t.after(() => {
     remote.child.kill('SIGKILL');
   });

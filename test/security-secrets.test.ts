@@ -117,7 +117,7 @@ test('a bearer token file: in no admin answer and no log line, through 401s, rot
 });
 
 test('a kubeconfig with an inline client key: in no admin answer and no log line, even once the file is broken', async (t) => {
-  const cluster = await fakeCluster(2, { anonymous: 'off' });
+  const cluster = await fakeCluster(2, { startup: 'instant', anonymous: 'off' });
   t.after(() => cluster.close());
   const { keyPem, certPem } = cluster.pki.node;
   const token = secret();

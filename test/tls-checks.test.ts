@@ -13,7 +13,7 @@ const FAST = { scheme: 'https' as const, intervalMs: 100, timeoutMs: 500, rise: 
 
 /** One fake apiserver behind a proxy whose checks trust `caPem` (default: the cluster's CA). */
 async function behindProxy(t: TestContext, o: { cluster?: Parameters<typeof fakeCluster>[1]; health?: Partial<HealthConfig>; caPem?: string } = {}) {
-  const cluster = await fakeCluster(1, o.cluster);
+  const cluster = await fakeCluster(1, { startup: 'instant', ...o.cluster });
   t.after(() => cluster.close());
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);
@@ -25,7 +25,7 @@ async function behindProxy(t: TestContext, o: { cluster?: Parameters<typeof fake
 }
 
 test('with --anonymous-auth=false every credential mode is accepted: token, client certificate, kubeconfig', async (t) => {
-  const cluster = await fakeCluster(1, { anonymous: 'off' });
+  const cluster = await fakeCluster(1, { startup: 'instant', anonymous: 'off' });
   t.after(() => cluster.close());
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);
@@ -74,7 +74,7 @@ test('anonymous checks where system:public-info-viewer is unbound get 403 and st
 });
 
 test('a rotated token file is read again: a bad token (401) becomes a good one without a restart', async (t) => {
-  const cluster = await fakeCluster(1, { anonymous: 'off' });
+  const cluster = await fakeCluster(1, { startup: 'instant', anonymous: 'off' });
   t.after(() => cluster.close());
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);
@@ -112,7 +112,7 @@ test('checks reuse one kept-alive TLS connection: many checks, one handshake', a
 });
 
 test('graceful shutdown of an apiserver: readyz 500 drains it, the closed listener takes it down', async (t) => {
-  const cluster = await fakeCluster(2);
+  const cluster = await fakeCluster(2, { startup: 'instant' });
   t.after(() => cluster.close());
   const [going, staying] = cluster.apiservers;
   assert.ok(going && staying);
@@ -142,7 +142,7 @@ test('a silent apiserver is confirmed by a hedge probe: down 1.5 check timeouts 
 });
 
 test('a kubeconfig whose client certificate file rotates (kubelet.conf style) is read again', async (t) => {
-  const cluster = await fakeCluster(1, { anonymous: 'off' });
+  const cluster = await fakeCluster(1, { startup: 'instant', anonymous: 'off' });
   t.after(() => cluster.close());
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);

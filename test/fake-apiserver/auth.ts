@@ -88,11 +88,12 @@ const DISCOVERY_EXACT = new Set(['/api', '/apis', '/healthz', '/livez', '/readyz
 const DISCOVERY_PREFIX = ['/api/', '/apis/', '/openapi/'];
 
 /**
- * RBAC for the requests this imitation serves. system:masters may do anything. Anonymous
- * users get `system:public-info-viewer` when it is bound. Other authenticated users also get
- * `system:discovery`, which covers `/api/*`; resource reads are allowed to them too (this
- * imitation does not model per-resource roles), but health subpaths such as `/readyz/etcd`
- * and `/metrics` are not, as with the real default roles.
+ * The bootstrap roles for the requests this imitation serves. system:masters may do anything.
+ * Anonymous users get `system:public-info-viewer` when it is bound. Other authenticated users
+ * also get `system:discovery`, which covers `/api/*`; health subpaths such as `/readyz/etcd`
+ * and `/metrics` are not covered, as with the real default roles. Reads of pods are allowed
+ * to every authenticated user (kinder than RBAC, which grants them to nodes only); the
+ * `kubernetes` Service's endpoints are decided by rbac.ts instead.
  */
 export function authorize(user: User, verb: string, path: string, publicInfoViewerBound: boolean): boolean {
   if (user.groups.includes('system:masters')) return true;

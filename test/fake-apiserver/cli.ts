@@ -5,20 +5,25 @@
  *   node dist-test/test/fake-apiserver/cli.js --name a [--host 127.0.0.1] [--port 0]
  *     [--cert FILE|PEM --key FILE|PEM [--client-ca FILE|PEM]] [--anonymous on|off|health-only]
  *     [--public-info-viewer false] [--token TOKEN=user[:group,group]]... [--shutdown-delay-ms N]
+ *     [--shutdown-timeout-ms N] [--startup real|instant] [--startup-forbidden-ms N]
+ *     [--startup-not-ready-ms N] [--etcd-healthcheck-timeout-ms N] [--etcd-readycheck-timeout-ms N]
+ *     [--request-timeout-ms N] [--rbac FILE]   (Role/RoleBinding manifests, YAML)
  *     [--config JSON|@FILE]   (the same options as one JSON object; flags win)
  *
  * When listening it prints exactly one JSON line on stdout: `{"port":N,"host":…,"name":…,
  * "pid":…}` plus, when it generated its own certificates, `pki` with the CA, the admin client
  * certificate and the tokens. Then it reads line commands on stdin, answering `ok <command>`
  * (or `error <command>: <why>`) on stderr: `etcd down`, `etcd up`, `shutdown <delayMs>
- * [retry-after]`, `crash`, `blackhole`, `revive`, `slow <ms>`, `stall`, `unstall`,
- * `add-pod <namespace>/<name>`, `quit`. SIGTERM is a graceful shutdown (the process exits
- * when it is over); end of stdin or SIGINT closes at once.
+ * [retry-after]`, `crash`, `blackhole`, `revive [instant]`, `slow <ms>`, `stall`, `unstall`,
+ * `add-pod <namespace>/<name>`, `quit`. SIGTERM is a graceful shutdown as the apiserver's
+ * (idle HTTP/1.1 connections closed, GOAWAY, watches until the shutdown timeout); the process
+ * exits when it is over. End of stdin or SIGINT closes at once.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { AnonymousMode, User } from './auth.js';
+import { parseRbac, type RbacObject } from './rbac.js';
 import { startFakeApiserver, type FakeApiserver, type FakeApiserverOptions } from './server.js';
 
 interface CliConfig {
@@ -32,6 +37,14 @@ interface CliConfig {
   publicInfoViewer?: boolean;
   tokens?: Record<string, User>;
   shutdownDelayMs?: number;
+  shutdownTimeoutMs?: number;
+  startup?: 'real' | 'instant';
+  startupForbiddenMs?: number;
+  startupNotReadyMs?: number;
+  etcdHealthcheckTimeoutMs?: number;
+  etcdReadycheckTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  rbac?: string;
 }
 
 class UsageError extends Error {}
@@ -52,6 +65,9 @@ function parseConfig(argv: string[]): CliConfig {
       cert: { type: 'string' }, key: { type: 'string' }, 'client-ca': { type: 'string' },
       anonymous: { type: 'string' }, 'public-info-viewer': { type: 'string' },
       token: { type: 'string', multiple: true }, 'shutdown-delay-ms': { type: 'string' }, config: { type: 'string' },
+      'shutdown-timeout-ms': { type: 'string' }, startup: { type: 'string' }, 'startup-forbidden-ms': { type: 'string' },
+      'startup-not-ready-ms': { type: 'string' }, 'etcd-healthcheck-timeout-ms': { type: 'string' },
+      'etcd-readycheck-timeout-ms': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, rbac: { type: 'string' },
     },
     strict: true,
   });
@@ -67,6 +83,17 @@ function parseConfig(argv: string[]): CliConfig {
   if (values.host !== undefined) config.host = values.host;
   config.port = number(values.port, '--port') ?? config.port;
   config.shutdownDelayMs = number(values['shutdown-delay-ms'], '--shutdown-delay-ms') ?? config.shutdownDelayMs;
+  config.shutdownTimeoutMs = number(values['shutdown-timeout-ms'], '--shutdown-timeout-ms') ?? config.shutdownTimeoutMs;
+  config.startupForbiddenMs = number(values['startup-forbidden-ms'], '--startup-forbidden-ms') ?? config.startupForbiddenMs;
+  config.startupNotReadyMs = number(values['startup-not-ready-ms'], '--startup-not-ready-ms') ?? config.startupNotReadyMs;
+  config.etcdHealthcheckTimeoutMs = number(values['etcd-healthcheck-timeout-ms'], '--etcd-healthcheck-timeout-ms') ?? config.etcdHealthcheckTimeoutMs;
+  config.etcdReadycheckTimeoutMs = number(values['etcd-readycheck-timeout-ms'], '--etcd-readycheck-timeout-ms') ?? config.etcdReadycheckTimeoutMs;
+  config.requestTimeoutMs = number(values['request-timeout-ms'], '--request-timeout-ms') ?? config.requestTimeoutMs;
+  if (values.startup !== undefined) {
+    if (values.startup !== 'real' && values.startup !== 'instant') throw new UsageError(`--startup: ${JSON.stringify(values.startup)} is not one of real, instant`);
+    config.startup = values.startup;
+  }
+  config.rbac = values.rbac ?? config.rbac;
   config.cert = values.cert ?? config.cert;
   config.key = values.key ?? config.key;
   config.clientCa = values['client-ca'] ?? config.clientCa;
@@ -94,11 +121,14 @@ async function run(fake: FakeApiserver, command: string, config: CliConfig): Pro
   if (verb === 'etcd' && (arg === 'up' || arg === 'down')) return fake.setEtcd(arg === 'up');
   switch (verb) {
     case 'shutdown':
-      void fake.shutdown({ shutdownDelayMs: Number(arg ?? config.shutdownDelayMs ?? 0), sendRetryAfter: extra === 'retry-after' });
+      void fake.shutdown({ shutdownDelayMs: Number(arg ?? config.shutdownDelayMs ?? 0), sendRetryAfter: extra === 'retry-after',
+        ...(config.shutdownTimeoutMs !== undefined ? { hardCloseAfterMs: config.shutdownTimeoutMs } : {}) });
       return;
     case 'crash': return fake.crash();
     case 'blackhole': return fake.blackhole();
-    case 'revive': return fake.revive();
+    case 'revive':
+      if (arg !== undefined && arg !== 'instant') throw new UsageError('revive takes nothing or "instant"');
+      return fake.revive({ startup: arg === 'instant' ? 'instant' : 'real' });
     case 'slow': return fake.slow(Number(arg ?? 0));
     case 'stall': return fake.stallWatches(true);
     case 'unstall': return fake.stallWatches(false);
@@ -115,16 +145,24 @@ async function run(fake: FakeApiserver, command: string, config: CliConfig): Pro
 
 async function main(): Promise<void> {
   let config: CliConfig;
+  let cert: string | undefined;
+  let key: string | undefined;
+  let clientCa: string | undefined;
+  let rbac: RbacObject[] | undefined;
   try {
     config = parseConfig(process.argv.slice(2));
+    cert = pem(config.cert, '--cert');
+    key = pem(config.key, '--key');
+    clientCa = pem(config.clientCa, '--client-ca');
+    if (config.rbac !== undefined) {
+      if (!existsSync(config.rbac)) throw new UsageError(`--rbac: ${JSON.stringify(config.rbac)} is not an existing file`);
+      rbac = parseRbac(readFileSync(config.rbac, 'utf8'));
+    }
   } catch (err) {
     process.stderr.write(`fake-apiserver: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 2;
     return;
   }
-  const cert = pem(config.cert, '--cert');
-  const key = pem(config.key, '--key');
-  const clientCa = pem(config.clientCa, '--client-ca');
   const options: FakeApiserverOptions = {
     name: config.name ?? 'fake-apiserver',
     ...(config.host !== undefined ? { host: config.host } : {}),
@@ -133,6 +171,15 @@ async function main(): Promise<void> {
     ...(config.anonymous ? { anonymous: config.anonymous } : {}),
     ...(config.publicInfoViewer !== undefined ? { publicInfoViewer: config.publicInfoViewer } : {}),
     ...(config.tokens ? { tokens: config.tokens } : {}),
+    ...(config.startup ? { startup: config.startup } : {}),
+    startupTiming: {
+      ...(config.startupForbiddenMs !== undefined ? { forbiddenMs: config.startupForbiddenMs } : {}),
+      ...(config.startupNotReadyMs !== undefined ? { notReadyMs: config.startupNotReadyMs } : {}),
+    },
+    ...(config.etcdHealthcheckTimeoutMs !== undefined ? { etcdHealthcheckTimeoutMs: config.etcdHealthcheckTimeoutMs } : {}),
+    ...(config.etcdReadycheckTimeoutMs !== undefined ? { etcdReadycheckTimeoutMs: config.etcdReadycheckTimeoutMs } : {}),
+    ...(config.requestTimeoutMs !== undefined ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
+    ...(rbac ? { rbac } : {}),
   };
   const fake = await startFakeApiserver(options);
   const pki = fake.pki && {
@@ -142,7 +189,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port: fake.port, host: fake.host, name: fake.name, pid: process.pid, ...(pki ? { pki } : {}) })}\n`);
 
   process.on('SIGTERM', () => {
-    void fake.shutdown({ shutdownDelayMs: config.shutdownDelayMs ?? 0 }).stopped.then(() => stop(fake));
+    void fake.shutdown({ shutdownDelayMs: config.shutdownDelayMs ?? 0,
+      ...(config.shutdownTimeoutMs !== undefined ? { hardCloseAfterMs: config.shutdownTimeoutMs } : {}) }).stopped.then(() => stop(fake));
   });
   process.on('SIGINT', () => void stop(fake));
   const lines = createInterface({ input: process.stdin });

@@ -35,6 +35,8 @@ export interface ClusterPki {
   readonly adminToken: string;
   /** A bearer token for an authenticated user with no groups (only the default roles). */
   readonly userToken: string;
+  /** A bearer token for the user `kube-local-lb` (as the probe certificate), no groups: the user docs/discovery.md binds. */
+  readonly probeToken: string;
   /** Token -> identity, for the server's `tokens` option. */
   readonly tokens: ReadonlyMap<string, User>;
   /** The server's `tls` option: serving cert and key, and the CA that verifies client certificates. */
@@ -64,12 +66,14 @@ export function makeClusterPki(options: ClusterPkiOptions = {}): ClusterPki {
   const probe = issueCert(ca, { commonName: 'kube-local-lb', usage: 'client', validDays: 365 });
   const adminToken = randomBytes(16).toString('hex');
   const userToken = randomBytes(16).toString('hex');
+  const probeToken = randomBytes(16).toString('hex');
   const tokens = new Map<string, User>([
     [adminToken, { name: 'admin-token-user', groups: ['system:masters'] }],
     [userToken, { name: 'plain-token-user', groups: [] }],
+    [probeToken, { name: 'kube-local-lb', groups: [] }],
   ]);
   return {
-    ca, serving, sans, admin, node, probe, adminToken, userToken, tokens,
+    ca, serving, sans, admin, node, probe, adminToken, userToken, probeToken, tokens,
     tls: { certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: ca.certPem },
   };
 }

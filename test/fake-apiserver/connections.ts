@@ -36,6 +36,7 @@ export class Connections {
   readonly sessions = new Set<ServerHttp2Session>();
   readonly http1 = new Map<TLSSocket, number>();
   #emptyWaiters: Array<() => void> = [];
+  #closeWhenIdle = false;
 
   constructor(readonly tlsServer: Http2SecureServer, readonly counters: Counters) {
     tlsServer.on('secureConnection', (socket: TLSSocket) => {
@@ -93,9 +94,37 @@ export class Connections {
     for (const session of this.sessions) if (!session.closed) session.close();
   }
 
-  /** Ends HTTP/1.1 connections with no request in flight (Go's Server.Shutdown closes idle ones). */
+  /**
+   * Go's Server.Shutdown for HTTP/1.1: ends the connections with no request in flight now,
+   * and from now on each busy one once its last response is written (a watch keeps its
+   * connection busy until it ends). Responses written meanwhile say `Connection: close`.
+   */
   closeIdleHttp1(): void {
+    this.#closeWhenIdle = true;
     for (const [socket, inFlight] of this.http1) if (inFlight === 0) socket.end();
+  }
+
+  /** Whether HTTP/1.1 connections close after their response (a shutdown closed the listener). */
+  get closingHttp1(): boolean {
+    return this.#closeWhenIdle;
+  }
+
+  /** Back to keep-alive (a new process after a restart). */
+  keepIdleHttp1(): void {
+    this.#closeWhenIdle = false;
+  }
+
+  /** A request (any, watches included) started on an HTTP/1.1 connection. */
+  http1Started(socket: TLSSocket): void {
+    if (this.http1.has(socket)) this.http1.set(socket, (this.http1.get(socket) ?? 0) + 1);
+  }
+
+  /** A request's response on an HTTP/1.1 connection is over. */
+  http1Finished(socket: TLSSocket): void {
+    if (!this.http1.has(socket)) return;
+    const left = Math.max(0, (this.http1.get(socket) ?? 1) - 1);
+    this.http1.set(socket, left);
+    if (left === 0 && this.#closeWhenIdle) socket.end();
   }
 
   /** Aborts every connection with RST. */

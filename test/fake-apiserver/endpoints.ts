@@ -9,8 +9,11 @@ import { isIPv6 } from 'node:net';
  * `endpointslice.kubernetes.io/skip-mirror=true`, one subset. Each change is two writes (slice,
  * then Endpoints), each with its own resourceVersion, kept in a bounded history standing in for
  * the watch cache. Pass one instance to several imitations to have them share it, as apiservers
- * share etcd. Tests set what is advertised; no reconciler runs by itself, so a dead apiserver
- * stays listed until the test removes it, as with `--endpoint-reconciler-type=master-count`.
+ * share etcd. Tests set what is advertised, or let a {@link LeaseReconciler} (reconciler.ts)
+ * do it; without one a dead apiserver stays listed until the test removes it, as with
+ * `--endpoint-reconciler-type=master-count`. As endpoint validation does, loopback and
+ * link-local addresses are refused unless the instance is made to accept them (tests that
+ * put apiservers on loopback addresses must say so).
  */
 
 export type EndpointsResource = 'endpointslices' | 'endpoints';
@@ -58,10 +61,24 @@ export class KubernetesEndpoints {
   #history: EndpointsEvent[] = [];
   #subscribers = new Set<(notice: EndpointsNotice) => void>();
 
-  /** `historyLimit`: how many changes a watch can resume across before it gets 410. */
-  constructor(readonly historyLimit = 100, startResourceVersion = 5000) {
+  readonly #acceptLoopback: boolean;
+
+  /**
+   * `historyLimit`: how many changes a watch can resume across before it gets 410.
+   * `acceptLoopback`: list 127.x, ::1 and link-local addresses, which a real apiserver's
+   * validation refuses (default false).
+   */
+  constructor(readonly historyLimit = 100, startResourceVersion = 5000, o: { acceptLoopback?: boolean } = {}) {
     this.#resourceVersion = startResourceVersion;
     this.#oldest = startResourceVersion;
+    this.#acceptLoopback = o.acceptLoopback ?? false;
+  }
+
+  /** The addresses the EndpointSlice lists now, in its order. */
+  get addresses(): string[] {
+    const slice = this.#objects.get('endpointslices');
+    const endpoints = (slice?.['endpoints'] ?? []) as { addresses: string[] }[];
+    return endpoints.flatMap((e) => e.addresses);
   }
 
   /** The newest resourceVersion (a LIST's metadata.resourceVersion). */
@@ -80,6 +97,12 @@ export class KubernetesEndpoints {
    */
   set(endpoints: readonly (string | AdvertisedEndpoint)[], port: number): void {
     const list = endpoints.map((e) => (typeof e === 'string' ? { ip: e, ready: true } : { ip: e.ip, ready: e.ready ?? true }));
+    if (!this.#acceptLoopback) {
+      list.forEach((e, i) => {
+        const refused = refusedRange(e.ip);
+        if (refused) throw new Error(`Endpoints "kubernetes" is invalid: subsets[0].addresses[${i}].ip: Invalid value: ${JSON.stringify(e.ip)}: may not be in the ${refused}`);
+      });
+    }
     const addressType = list.some((e) => isIPv6(e.ip)) ? 'IPv6' : 'IPv4';
     const ports = [{ name: 'https', protocol: 'TCP', port }];
     this.#write('endpointslices', (meta) => ({
@@ -168,4 +191,20 @@ export class KubernetesEndpoints {
     }
     for (const listener of [...this.#subscribers]) listener({ kind: 'change', event });
   }
+}
+
+/** The range endpoint validation refuses `ip` for (ValidateNonSpecialIP), or undefined. */
+function refusedRange(ip: string): string | undefined {
+  const v4 = /^(\d+)\.(\d+)\./.exec(ip);
+  if (v4) {
+    if (v4[1] === '127') return 'loopback range (127.0.0.0/8, ::1/128)';
+    if (v4[1] === '169' && v4[2] === '254') return 'link-local range (169.254.0.0/16, fe80::/10)';
+    if (v4[1] === '0') return 'unspecified range (0.0.0.0/8)';
+    return undefined;
+  }
+  const lower = ip.toLowerCase();
+  if (lower === '::1') return 'loopback range (127.0.0.0/8, ::1/128)';
+  if (/^fe[89ab]/.test(lower)) return 'link-local range (169.254.0.0/16, fe80::/10)';
+  if (lower === '::') return 'unspecified range (0.0.0.0/8)';
+  return undefined;
 }

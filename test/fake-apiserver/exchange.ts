@@ -22,6 +22,8 @@ export class Exchange {
   constructor(
     readonly request: IncomingMessage | Http2ServerRequest,
     readonly response: ServerResponse | Http2ServerResponse,
+    /** Whether HTTP/1.1 connections close after this response (the server is shutting down). */
+    readonly closingHttp1: () => boolean = () => false,
   ) {
     const url = new URL(request.url ?? '/', 'https://apiserver.invalid');
     this.method = request.method ?? 'GET';
@@ -100,6 +102,9 @@ export class Exchange {
       // Graceful: the session stops taking new streams and closes when this one is done.
       if (this.#session) this.#session.close();
       else this.#headers.set('Connection', 'close');
+    } else if (!this.#session && this.closingHttp1()) {
+      // Go's server stops keep-alives once Shutdown began (doKeepAlives false).
+      this.#headers.set('Connection', 'close');
     }
     for (const [name, value] of this.#headers) response.setHeader(name, value);
     if (response instanceof Http2ServerResponse) response.writeHead(status);

@@ -8,10 +8,15 @@
 /** The three health roots. */
 export type HealthRoot = 'livez' | 'readyz' | 'healthz';
 
-/** What the checks read: the imitation's etcd switch and its shutdown state. */
+/** What the checks read: the etcd probes, the shutdown state and, while starting, the checks not yet passing. */
 export interface HealthState {
-  readonly etcdUp: boolean;
+  /** The `etcd` check (one probe shared by the three roots and the subpaths). */
+  readonly etcd: () => Promise<string | null>;
+  /** The readyz-only `etcd-readiness` check. */
+  readonly etcdReadiness: () => Promise<string | null>;
   readonly shuttingDown: boolean;
+  /** Names of the checks that fail because the server is still starting (see STARTING_CHECKS). */
+  readonly starting: ReadonlySet<string>;
 }
 
 /** A response as plain data; the server adds the common headers. */
@@ -24,14 +29,13 @@ export interface PlainResponse {
 interface Check {
   readonly name: string;
   readonly roots: readonly HealthRoot[];
-  /** The error the check returns, or null when it passes. */
-  readonly error: (state: HealthState) => string | null;
+  /** The error the check returns, or null when it passes; the etcd checks take time. */
+  readonly error: (state: HealthState) => string | null | Promise<string | null>;
 }
 
 const ALL: readonly HealthRoot[] = ['livez', 'readyz', 'healthz'];
-const ETCD_ERROR = 'error getting data from etcd: context deadline exceeded';
-const etcd = (state: HealthState): string | null => (state.etcdUp ? null : ETCD_ERROR);
-const pass = (): null => null;
+const STARTING_ERROR = 'not finished';
+const pass = (state: HealthState, name: string): string | null => (state.starting.has(name) ? STARTING_ERROR : null);
 
 // The post-start hooks of a kube-apiserver 1.32 (kube-apiserver, apiextensions, aggregator).
 const POST_START_HOOKS = [
@@ -49,17 +53,31 @@ const POST_START_HOOKS = [
 
 /** The checks in the order the apiserver installs them; `shutdown` is readyz-only and last. */
 const CHECKS: readonly Check[] = [
-  { name: 'ping', roots: ALL, error: pass },
-  { name: 'log', roots: ALL, error: pass },
-  { name: 'etcd', roots: ALL, error: etcd },
-  { name: 'etcd-readiness', roots: ['readyz'], error: etcd },
-  { name: 'informer-sync', roots: ['readyz'], error: pass },
-  ...POST_START_HOOKS.map((hook): Check => ({ name: `poststarthook/${hook}`, roots: ALL, error: pass })),
-  { name: 'autoregister-completion', roots: ALL, error: pass },
-  { name: 'poststarthook/apiservice-openapi-controller', roots: ALL, error: pass },
-  { name: 'poststarthook/apiservice-openapiv3-controller', roots: ALL, error: pass },
+  { name: 'ping', roots: ALL, error: () => null },
+  { name: 'log', roots: ALL, error: () => null },
+  { name: 'etcd', roots: ALL, error: (state) => state.etcd() },
+  { name: 'etcd-readiness', roots: ['readyz'], error: (state) => state.etcdReadiness() },
+  { name: 'informer-sync', roots: ['readyz'], error: (state) => pass(state, 'informer-sync') },
+  ...POST_START_HOOKS.map((hook): Check => ({ name: `poststarthook/${hook}`, roots: ALL, error: (state) => pass(state, `poststarthook/${hook}`) })),
+  { name: 'autoregister-completion', roots: ALL, error: (state) => pass(state, 'autoregister-completion') },
+  { name: 'poststarthook/apiservice-openapi-controller', roots: ALL, error: () => null },
+  { name: 'poststarthook/apiservice-openapiv3-controller', roots: ALL, error: () => null },
   { name: 'shutdown', roots: ['readyz'], error: (state) => (state.shuttingDown ? 'process is shutting down' : null) },
 ];
+
+/**
+ * What still fails while a (re)started apiserver runs its post-start hooks: the shared
+ * informers (RBAC's among them) have not synced, and the hooks that write bootstrap objects
+ * or wait for controllers have not returned. The rest pass at once.
+ */
+export const STARTING_CHECKS: ReadonlySet<string> = new Set([
+  'informer-sync', 'poststarthook/start-apiextensions-controllers', 'poststarthook/crd-informer-synced',
+  'poststarthook/start-service-ip-repair-controllers', 'poststarthook/rbac/bootstrap-roles',
+  'poststarthook/scheduling/bootstrap-system-priority-classes', 'poststarthook/priority-and-fairness-config-producer',
+  'poststarthook/bootstrap-controller', 'poststarthook/apiservice-registration-controller',
+  'poststarthook/apiservice-status-local-available-controller', 'poststarthook/apiservice-status-remote-available-controller',
+  'poststarthook/apiservice-discovery-controller', 'poststarthook/kube-apiserver-autoregistration', 'autoregister-completion',
+]);
 
 /** The check names served under one root, in order (for tests and docs). */
 export function checkNames(root: HealthRoot): string[] {
@@ -81,15 +99,16 @@ function httpError(status: number, message: string): PlainResponse {
 }
 
 /**
- * The answer of a health root or subpath. Returns null for an unknown subpath, which the
- * caller answers as any unknown path (404).
+ * The answer of a health root or subpath. Resolves to null for an unknown subpath, which the
+ * caller answers as any unknown path (404). Checks run one after another, as
+ * handleRootHealth runs them: the etcd checks' waits add up.
  */
-export function healthResponse(root: HealthRoot, check: string | null, query: URLSearchParams, state: HealthState): PlainResponse | null {
+export async function healthResponse(root: HealthRoot, check: string | null, query: URLSearchParams, state: HealthState): Promise<PlainResponse | null> {
   const checks = CHECKS.filter((c) => c.roots.includes(root));
   if (check !== null) {
     const found = checks.find((c) => c.name === check);
     if (!found) return null;
-    const error = found.error(state);
+    const error = await found.error(state);
     if (error !== null) return httpError(500, `internal server error: ${error}`);
     // fmt.Fprint(w, "ok") with no Content-Type set: Go sniffs text/plain, and adds no nosniff.
     return { status: 200, headers: { 'Content-Type': TEXT }, body: 'ok' };
@@ -103,7 +122,7 @@ export function healthResponse(root: HealthRoot, check: string | null, query: UR
       lines += `[+]${c.name} excluded: ok\n`;
       continue;
     }
-    if (c.error(state) !== null) {
+    if ((await c.error(state)) !== null) {
       failed = true;
       lines += `[-]${c.name} failed: reason withheld\n`;
     } else {

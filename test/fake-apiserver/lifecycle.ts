@@ -6,6 +6,12 @@ import type { Connections } from './connections.js';
  * same port.
  */
 export type LifecycleState =
+  /**
+   * Listening, post-start hooks running (reference part A, item 3). `rbac`: the RBAC
+   * informers have not synced, every request outside system:masters gets 403; `hooks`:
+   * authorization works, /readyz (and /livez) fail through the unfinished hooks.
+   */
+  | { kind: 'starting'; phase: 'rbac' | 'hooks' }
   /** Answers everything. */
   | { kind: 'serving' }
   /** SIGTERM received: /readyz fails through `shutdown`, everything else is still served. */
@@ -32,11 +38,30 @@ export interface ShutdownOptions {
   /** Bound on the drain before every connection is closed (Go: 60 s request timeout, or 2 s with send-retry-after). */
   readonly hardCloseAfterMs?: number;
   /**
-   * Close idle HTTP/1.1 keep-alive connections when the listener closes, as Go's
-   * Server.Shutdown does. Off by default so that requests on old connections see the 503.
+   * Go's Server.Shutdown closes idle HTTP/1.1 keep-alive connections when the listener
+   * closes, and busy ones once their response is written (default true, as the apiserver
+   * always does). False keeps them open, to imitate a request that raced the close on an old
+   * connection and met the 503.
    */
   readonly closeIdleHttp1?: boolean;
 }
+
+/** How long a (re)started apiserver takes to become ready once it listens. */
+export interface StartupTiming {
+  /** 403 to everyone outside system:masters (RBAC informers not synced). */
+  readonly forbiddenMs: number;
+  /** Then /readyz 500 with `informer-sync` and post-start hooks failing. */
+  readonly notReadyMs: number;
+}
+
+/**
+ * Default start-up, shaped like a kube-apiserver on a 2-core control-plane node with a small
+ * etcd: RBAC's informers sync about 1 s after the secure port opens, the post-start hooks
+ * (bootstrap roles and priority classes, APIService controllers, CRD informers) finish about
+ * 4 s later, so /readyz turns 200 about 5 s after the listener opened. These are estimates
+ * from published apiserver logs, not measurements on this machine.
+ */
+export const REAL_STARTUP: StartupTiming = { forbiddenMs: 1_000, notReadyMs: 4_000 };
 
 /** The steps of one shutdown, each resolved when it happens (or skipped by a crash or revive). */
 export interface ShutdownProgress {
@@ -51,12 +76,14 @@ export interface ShutdownProgress {
 interface Deferred {
   readonly promise: Promise<void>;
   readonly resolve: () => void;
+  readonly settled: boolean;
 }
 
 function deferred(): Deferred {
   let resolve: () => void = () => undefined;
   const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
+  const d = { promise, settled: false, resolve: () => { d.settled = true; resolve(); } };
+  return d;
 }
 
 /**
@@ -66,6 +93,8 @@ function deferred(): Deferred {
 export class Lifecycle {
   #state: LifecycleState = { kind: 'serving' };
   #timers = new Set<NodeJS.Timeout>();
+  #startTimers = new Set<NodeJS.Timeout>();
+  #ready: Deferred = deferred();
   #steps: { notAccepting: Deferred; listenerClosed: Deferred; stopped: Deferred } | null = null;
   #drainCheck: (() => void) | null = null;
 
@@ -75,9 +104,39 @@ export class Lifecycle {
     return this.#state;
   }
 
+  /** Resolves when the current start-up is over (at once when serving). */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  /** Whether SIGTERM was received: the `shutdown` check fails. */
+  get shuttingDown(): boolean {
+    return this.#state.kind === 'shutdown-delay' || this.#state.kind === 'not-accepting' || this.#state.kind === 'stopped';
+  }
+
+  /**
+   * Runs the start-up phases (`instant`: straight to serving); called when the listener
+   * opens, on the first start and on a restart after a crash or a stop.
+   */
+  begin(timing: StartupTiming | 'instant', onReady: () => void = () => undefined): void {
+    this.#clearStartTimers();
+    if (this.#ready.settled) this.#ready = deferred();
+    const ready = (): void => {
+      this.#state = { kind: 'serving' };
+      this.#ready.resolve();
+      onReady();
+    };
+    if (timing === 'instant') return ready();
+    this.#state = { kind: 'starting', phase: 'rbac' };
+    this.#afterStart(timing.forbiddenMs, () => {
+      this.#state = { kind: 'starting', phase: 'hooks' };
+      this.#afterStart(timing.notReadyMs, ready);
+    });
+  }
   /** Starts a graceful shutdown (SIGTERM); a second call returns the same progress. */
   shutdown(options: ShutdownOptions = {}): ShutdownProgress {
-    if (this.#steps && this.#state.kind !== 'serving') return this.#progress(this.#steps);
+    if (this.#steps && this.shuttingDown) return this.#progress(this.#steps);
+    this.#clearStartTimers();
     const sendRetryAfter = options.sendRetryAfter ?? false;
     const hardCloseAfterMs = options.hardCloseAfterMs ?? (sendRetryAfter ? 2_000 : 60_000);
     const steps = { notAccepting: deferred(), listenerClosed: deferred(), stopped: deferred() };
@@ -90,7 +149,7 @@ export class Lifecycle {
         this.#drainCheck = null;
         this.connections.closeListener();
         this.connections.goawayAll();
-        if (options.closeIdleHttp1) this.connections.closeIdleHttp1();
+        if (options.closeIdleHttp1 ?? true) this.connections.closeIdleHttp1();
         steps.listenerClosed.resolve();
         this.#after(hardCloseAfterMs, () => this.connections.destroyAll());
         void this.connections.whenEmpty().then(() => {
@@ -118,6 +177,7 @@ export class Lifecycle {
   /** Killed: listener closed, every connection reset. */
   crash(): void {
     this.#cancelShutdown();
+    this.#clearStartTimers();
     this.#state = { kind: 'crashed' };
     this.connections.closeListener();
     this.connections.setHeld(false);
@@ -127,22 +187,48 @@ export class Lifecycle {
   /** SIGSTOP: nothing is answered on new or existing connections; connects still complete. */
   async blackhole(host: string, port: number): Promise<void> {
     this.#cancelShutdown();
+    this.#clearStartTimers();
     this.#state = { kind: 'blackholed' };
     this.connections.setHeld(true);
     await this.connections.listen(host, port);
   }
 
-  /** Back to `serving` on the same address; held connections go on where they stopped. */
-  async revive(host: string, port: number): Promise<void> {
+  /**
+   * Back on the same address. After SIGSTOP (blackholed) the process goes on where it stopped:
+   * held connections resume, no start-up. After a crash or a stop it is a new process: the
+   * listener opens and `startup` runs. A shutdown in progress is cut short like a crash.
+   */
+  async revive(host: string, port: number, startup: StartupTiming | 'instant', onReady?: () => void): Promise<void> {
+    const resumed = this.#state.kind === 'blackholed';
     this.#cancelShutdown();
-    this.#state = { kind: 'serving' };
     this.connections.setHeld(false);
+    this.connections.keepIdleHttp1();
+    if (resumed || this.#state.kind === 'serving' || this.#state.kind === 'starting') {
+      if (resumed) this.#state = { kind: 'serving' };
+      await this.connections.listen(host, port);
+      return;
+    }
     await this.connections.listen(host, port);
+    this.begin(startup, onReady);
   }
 
   /** Clears every timer (the server is closing). */
   close(): void {
     this.#cancelShutdown();
+    this.#clearStartTimers();
+  }
+
+  #afterStart(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#startTimers.delete(timer);
+      fn();
+    }, ms);
+    this.#startTimers.add(timer);
+  }
+
+  #clearStartTimers(): void {
+    for (const timer of this.#startTimers) clearTimeout(timer);
+    this.#startTimers.clear();
   }
 
   #progress(steps: { notAccepting: Deferred; listenerClosed: Deferred; stopped: Deferred }): ShutdownProgress {

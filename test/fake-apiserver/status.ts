@@ -58,8 +58,8 @@ export function unauthorized(): Status {
  * 403 for a non-resource request (responsewriters.Forbidden): the message is HTML-sanitized
  * (`&`, `<`, `>` become entities) and quoted with Go's %q.
  */
-export function forbiddenPath(user: string, verb: string, path: string): Status {
-  const message = `forbidden: User ${goQuote(user)} cannot ${verb} path ${goQuote(path)}`;
+export function forbiddenPath(user: string, verb: string, path: string, reason = ''): Status {
+  const message = `forbidden: User ${goQuote(user)} cannot ${verb} path ${goQuote(path)}${reason === '' ? '' : `: ${reason}`}`;
   return failure(403, 'Forbidden', message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'), {});
 }
 
@@ -67,14 +67,42 @@ export function forbiddenPath(user: string, verb: string, path: string): Status 
  * 403 for a resource request, e.g. `pods is forbidden: User "system:anonymous" cannot list
  * resource "pods" in API group "" at the cluster scope`.
  */
-export function forbiddenResource(user: string, verb: string, resource: string, namespace: string | undefined, name: string | undefined, group = ''): Status {
+export function forbiddenResource(user: string, verb: string, resource: string, namespace: string | undefined, name: string | undefined, group = '', rbacReason = ''): Status {
   const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace ${goQuote(namespace)}`;
   const reason = `User ${goQuote(user)} cannot ${verb} resource ${goQuote(resource)} in API group ${goQuote(group)} ${scope}`;
   const qualified = group === '' ? resource : `${resource}.${group}`;
   const subject = name === undefined ? `${qualified} is forbidden` : `${qualified} ${goQuote(name)} is forbidden`;
-  const message = `${subject}: ${reason}`.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const message = `${subject}: ${reason}${rbacReason === '' ? '' : `: ${rbacReason}`}`.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   // StatusDetails field order: name, group, kind.
   return failure(403, 'Forbidden', message, { ...(name === undefined ? {} : { name }), ...(group === '' ? {} : { group }), kind: resource });
+}
+
+/**
+ * 504 from the timeout filter (and the finisher) when a request's deadline passed, e.g. a
+ * quorum read or a write while etcd does not answer.
+ */
+export function requestTimeout(): Status {
+  return failure(504, 'Timeout', 'Timeout: request did not complete within requested timeout - context deadline exceeded', {});
+}
+
+const NEGOTIABLE = new Set(['*/*', 'application/*', 'application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
+
+/** Whether the Accept header admits one of the apiserver's serializers (none given admits all). */
+export function acceptsApiObject(accept: string | undefined): boolean {
+  const ranges = (accept ?? '').split(',').map((r) => (r.split(';')[0] ?? '').trim().toLowerCase()).filter((r) => r !== '');
+  return ranges.length === 0 || ranges.some((r) => NEGOTIABLE.has(r));
+}
+
+/**
+ * An error Status as responsewriters.ErrorNegotiated writes it: encoded by the negotiated
+ * serializer, or, when the Accept header admits none (`text/plain`, as health checkers send),
+ * by WriteRawJSON: indented, no trailing newline, and without kind and apiVersion (they are
+ * only filled in by a serializer).
+ */
+export function encodeError(status: Status, accept: string | undefined, pretty: boolean): string {
+  if (acceptsApiObject(accept)) return encodeObject(status, pretty);
+  const { kind: _kind, apiVersion: _apiVersion, ...raw } = status;
+  return goJson(raw, 2);
 }
 
 /** 503 written by WithWaitGroup once the server stopped accepting new requests. */

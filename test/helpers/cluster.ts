@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClusterPki, FakeApiserver, PodStore, makeClusterPki, startFakeApiserver } from '../fake-apiserver/index.js';
-import type { AnonymousMode } from '../fake-apiserver/index.js';
+import type { AnonymousMode, RbacObject } from '../fake-apiserver/index.js';
 
 /** Several fake apiservers of one cluster: one CA, one serving certificate, one etcd (pod store). */
 export interface FakeCluster {
@@ -17,7 +17,12 @@ export interface FakeCluster {
 
 export async function fakeCluster(
   n: number,
-  o: { anonymous?: AnonymousMode; publicInfoViewer?: boolean; pki?: ClusterPki; bookmarkIntervalMs?: number } = {},
+  o: {
+    anonymous?: AnonymousMode; publicInfoViewer?: boolean; pki?: ClusterPki; bookmarkIntervalMs?: number;
+    /** The imitations' start-up phase (default `real`: 403, then /readyz 500, then ready); see FakeApiserverOptions. */
+    startup?: 'real' | 'instant';
+    rbac?: readonly RbacObject[];
+  } = {},
 ): Promise<FakeCluster> {
   const pki = o.pki ?? makeClusterPki();
   const store = new PodStore();
@@ -32,6 +37,8 @@ export async function fakeCluster(
         anonymous: o.anonymous ?? 'on',
         publicInfoViewer: o.publicInfoViewer ?? true,
         ...(o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : {}),
+        ...(o.startup ? { startup: o.startup } : {}),
+        ...(o.rbac ? { rbac: o.rbac } : {}),
       }),
     );
   }

@@ -82,10 +82,14 @@ export function makeNetnsHost(): NetnsHost {
   };
 }
 
-/** Starts the fake apiserver's process entry in `host`; resolves with its port once it listens. */
-export async function fakeApiserverIn(host: NetnsHost, tls: { certPem: string; keyPem: string; clientCaPem: string }): Promise<{ port: number; child: ChildProcess }> {
+/**
+ * Starts the fake apiserver's process entry in `host`; resolves with its port once it listens.
+ * `startup`: its start-up phase (`real`: 403, then /readyz 500, then ready; `instant`: ready at once).
+ */
+export async function fakeApiserverIn(host: NetnsHost, tls: { certPem: string; keyPem: string; clientCaPem: string }, startup: 'real' | 'instant'):
+  Promise<{ port: number; child: ChildProcess }> {
   const cli = fileURLToPath(new URL('../fake-apiserver/cli.js', import.meta.url));
-  const child = host.spawn(process.execPath, [cli, '--name', 'in-netns', '--host', host.ip, '--port', '0',
+  const child = host.spawn(process.execPath, [cli, '--name', 'in-netns', '--host', host.ip, '--port', '0', '--startup', startup,
     `--cert=${tls.certPem}`, `--key=${tls.keyPem}`, `--client-ca=${tls.clientCaPem}`]);
   const stderr: string[] = [];
   child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
