@@ -206,3 +206,32 @@ test('a 403 where another backend accepts the credential is "not ready" (a start
   assert.equal(lb.app.pool.backends.filter((x) => x.state.kind === 'up').length >= 1, true,
     lb.app.pool.backends.map((x) => `${x.address} ${x.state.kind}`).join(', '));
 });
+
+test('one apiserver slow while another is ready (cut from its etcd): its sessions are moved after a grace time; the other\'s are kept', async (t) => {
+  const a = await apiserverShape(t, 'a');
+  const b = await apiserverShape(t, 'b');
+  const logs = logSink('info');
+  const health = { intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1 };
+  const lb = await startProxy({ backends: [a.address, b.address], balance: 'round-robin', health }, logs);
+  t.after(() => lb.close());
+  await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
+  await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
+  const held: HeldSession[] = [];
+  for (let i = 0; i < 4; i++) held.push(await holdSession(lb.port));
+  t.after(() => held.forEach((h) => h.close()));
+  const names = await Promise.all(held.map((h) => h.ask('/')));
+  const onA = held.filter((_, i) => names[i] === 'a');
+  const onB = held.filter((_, i) => names[i] === 'b');
+  assert.ok(onA.length > 0 && onB.length > 0, names.join(','));
+  a.state.readyzDelayMs = 3_000;
+  a.state.readyzStatus = 500;
+  const draining = await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'draining' }, 5_000);
+  assert.equal(draining['reason'], 'slow');
+  const drainingAt = Date.now();
+  const ejected = await logs.waitFor({ event: 'backend_ejected', backend: a.address }, 5_000);
+  assert.equal(ejected['reason'], 'slow');
+  // Not before the grace time (one interval plus one timeout).
+  assert.ok(Date.now() - drainingAt >= health.intervalMs + health.timeoutMs - 100, `moved after ${Date.now() - drainingAt} ms`);
+  await Promise.all(onA.map((h) => h.closed));
+  for (const h of onB) assert.equal(await h.ask('/'), 'b', 'sessions on the ready apiserver are kept');
+});

@@ -1,6 +1,6 @@
 import type { BackendConfig } from '../config/schema.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
-import { type BackendState, type Streak, type Thresholds, ejectsOnDown, isGood, nextState, nextStreak, rampAt, sessionFailureStreak } from './transitions.js';
+import { type BackendState, type Streak, type Thresholds, ejectsOnDown, isGood, nextState, nextStreak, rampAt, sessionFailureStreak, strandsSessions } from './transitions.js';
 
 /** What a backend needs of a session: to be told its backend went away. */
 export interface BackendSession {
@@ -17,6 +17,8 @@ export interface Transition {
   from: BackendState;
   to: BackendState;
   reason: Reason;
+  /** The sessions are closed next (eject), so that their clients redial elsewhere. */
+  ejects: boolean;
 }
 
 /** The last check as `/backends` and the logs show it. */
@@ -50,15 +52,21 @@ export class Backend {
   #lastCheck: LastCheck | undefined;
   #authorized = true;
   #drainTimer: NodeJS.Timeout | undefined;
+  #strandTimer: NodeJS.Timeout | undefined;
   #removed = false;
 
   constructor(
     spec: BackendConfig,
-    private readonly thresholds: () => Thresholds & { drainTimeoutMs: number },
+    private readonly thresholds: () => Thresholds & { drainTimeoutMs: number; strandGraceMs: number },
     private readonly onTransition: (t: Transition) => void,
     now: number,
-    /** True while the drain timeout must not close sessions (panic: nowhere better to go). */
+    /** True while no other backend can take this one's sessions (panic): they are not closed. */
     private readonly holdDrained: () => boolean = () => false,
+    /**
+     * Its sessions have been stranded (see `strandsSessions`) for the grace time while another
+     * backend can take them: the owner moves them (logs, then `eject`).
+     */
+    private readonly onStranded: (backend: Backend, reason: Reason) => void = () => undefined,
   ) {
     this.address = spec.address;
     this.host = spec.host;
@@ -178,15 +186,47 @@ export class Backend {
     if (to === from) return;
     this.#state = to;
     this.#streak = { good: 0, bad: 0 };
-    this.onTransition({ backend: this, from, to, reason });
-    this.#afterTransition(to.kind, reason);
+    const ejects = this.#sessions.size > 0 && to.kind === 'down' && ejectsOnDown(reason);
+    this.onTransition({ backend: this, from, to, reason, ejects });
+    if (ejects) this.eject(reason);
+    else this.#afterTransition(to.kind);
   }
 
-  #afterTransition(kind: BackendState['kind'], reason: Reason): void {
-    if (kind === 'down' && ejectsOnDown(reason)) {
-      this.#clearDrainTimer();
-      for (const session of [...this.#sessions]) session.onBackendDown(this, reason);
-    } else if (kind === 'draining' || kind === 'down') {
+  /**
+   * Draining for a reason that strands its sessions: they are moved after a grace time, unless
+   * the backend recovers first. The grace lets the checks of the other backends see the same
+   * fault first: under an etcd outage every apiserver turns slow within about one interval, and
+   * then panic keeps every session where it is.
+   */
+  armStrandTimer(): void {
+    this.#clearStrandTimer();
+    const s = this.#state;
+    if (s.kind !== 'draining' || !strandsSessions(s.reason)) return;
+    this.#strandTimer = setTimeout(() => {
+      this.#strandTimer = undefined;
+      const now = this.#state;
+      if (now.kind !== 'draining' || !strandsSessions(now.reason) || this.#sessions.size === 0 || this.holdDrained()) return;
+      this.onStranded(this, now.reason);
+    }, this.thresholds().strandGraceMs);
+    this.#strandTimer.unref();
+  }
+
+  /** Closes every session (RST): their clients redial, and the pool sends them elsewhere. */
+  eject(reason: Reason): void {
+    this.#clearDrainTimer();
+    this.#clearStrandTimer();
+    for (const session of [...this.#sessions]) session.onBackendDown(this, reason);
+  }
+
+  #clearStrandTimer(): void {
+    if (this.#strandTimer !== undefined) clearTimeout(this.#strandTimer);
+    this.#strandTimer = undefined;
+  }
+
+  #afterTransition(kind: BackendState['kind']): void {
+    if (kind === 'draining') this.armStrandTimer();
+    else this.#clearStrandTimer();
+    if (kind === 'draining' || kind === 'down') {
       // Down by refusal: the sessions end when the apiserver ends them, or at the drain timeout.
       if (this.#drainTimer === undefined && this.#sessions.size > 0) this.#startDrainTimer();
     } else {
@@ -218,6 +258,7 @@ export class Backend {
 
   close(): void {
     this.#clearDrainTimer();
+    this.#clearStrandTimer();
   }
 
   #clearDrainTimer(): void {

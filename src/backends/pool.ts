@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { Backend, type Transition } from './backend.js';
 import type { BackendMetrics } from './metrics.js';
 import { type Candidate, select } from './select.js';
-import { checkReason, ejectsOnDown, eligibilityRank, nextCheck } from './transitions.js';
+import { checkReason, eligibilityRank, nextCheck } from './transitions.js';
 
 export interface PoolOptions {
   log: Logger;
@@ -189,9 +189,14 @@ export class Pool {
   }
 
   #add(spec: Config['backends'][number]): Checker {
-    const backend = new Backend(spec, () => ({ rise: this.#config.health.rise, fall: this.#config.health.fall,
-      slowStartMs: this.#config.slowStartMs, drainTimeoutMs: this.#config.drainTimeoutMs }),
-      (t) => this.#onTransition(t), this.#now(), () => this.#panic);
+    const backend: Backend = new Backend(spec, () => ({ rise: this.#config.health.rise, fall: this.#config.health.fall,
+      slowStartMs: this.#config.slowStartMs, drainTimeoutMs: this.#config.drainTimeoutMs,
+      strandGraceMs: this.#config.health.intervalMs + this.#config.health.timeoutMs }),
+      (t) => this.#onTransition(t), this.#now(), () => !this.#othersLive(backend),
+      (b, reason): void => {
+        this.#logEject(b, reason);
+        b.eject(reason);
+      });
     this.#backends.set(spec.address, backend);
     this.#metrics.setState(backend.address, 'unknown');
     this.#metrics.checkAuthorized.set({ backend: backend.address }, 1);
@@ -267,18 +272,30 @@ export class Pool {
       checkMs: backend.lastCheck ? Math.round(backend.lastCheck.durationMs) : undefined,
       sessions: backend.activeSessions, up: eligible },
       `backend ${address} ${to.kind}: ${REASONS[reason].text}`);
-    if (to.kind === 'down' && backend.activeSessions > 0) {
-      if (ejectsOnDown(reason)) {
-        this.#metrics.ejectedSessions.inc({ backend: address }, backend.activeSessions);
-        this.#log.warn({ event: 'backend_ejected', backend: address, sessions: backend.activeSessions, reason },
-          `closing ${backend.activeSessions} sessions of ${address}`);
-      } else {
-        this.#log.info({ event: 'backend_sessions_left', backend: address, sessions: backend.activeSessions, reason },
-          `${backend.activeSessions} sessions of ${address} are left to end by themselves (its listener refuses; ` +
-          'an apiserver in graceful shutdown still serves them), or at the drain timeout');
-      }
+    if (t.ejects) {
+      this.#logEject(backend, reason);
+    } else if (to.kind === 'down' && backend.activeSessions > 0) {
+      this.#log.info({ event: 'backend_sessions_left', backend: address, sessions: backend.activeSessions, reason },
+        `${backend.activeSessions} sessions of ${address} are left to end by themselves (its listener refuses; ` +
+        'an apiserver in graceful shutdown still serves them), or at the drain timeout');
     }
     this.#updatePanic();
+  }
+
+  /** Whether a backend other than this one can take new sessions without panic (up or unknown). */
+  #othersLive(backend: Backend): boolean {
+    for (const b of this.#backends.values()) {
+      if (b === backend || b.removed) continue;
+      const rank = eligibilityRank(b.state.kind);
+      if (rank !== undefined && rank <= 1) return true;
+    }
+    return false;
+  }
+
+  #logEject(backend: Backend, reason: Reason): void {
+    this.#metrics.ejectedSessions.inc({ backend: backend.address }, backend.activeSessions);
+    this.#log.warn({ event: 'backend_ejected', backend: backend.address, sessions: backend.activeSessions, reason },
+      `closing ${backend.activeSessions} sessions of ${backend.address}: ${REASONS[reason].text}`);
   }
 
   #updatePanic(): void {
@@ -292,6 +309,9 @@ export class Pool {
     } else {
       this.#log.warn({ event: 'panic_left' }, 'a backend is ready again: draining backends get no new sessions');
     }
+    // Out of panic: sessions held on backends that strand them (etcd out of reach) move after
+    // the grace time, unless those recover first (after an etcd outage they all do, about together).
+    if (!panic) for (const backend of this.#backends.values()) backend.armStrandTimer();
   }
 
   /** Stops the checkers. Sessions are closed by their listener's owner. */

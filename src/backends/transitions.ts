@@ -140,6 +140,17 @@ export function ejectsOnDown(reason: Reason): boolean {
 }
 
 /**
+ * Whether a backend that is draining for this reason strands its sessions: it answers, but its
+ * answers fail (its etcd is out of reach, or it refuses the credential others accept), and unlike
+ * an apiserver in graceful shutdown it will never end those connections itself; kubelet's HTTP/2
+ * connection would stay on it, failing every Lease renewal. Such sessions are moved (ejected)
+ * while another backend is up; in panic they stay, since nothing better can take them.
+ */
+export function strandsSessions(reason: Reason): boolean {
+  return reason === 'slow' || reason === 'etcd_failed' || reason === 'refused_here';
+}
+
+/**
  * The reason a check's verdict is read as. A 401/403 where another backend accepts the same
  * credential means this apiserver is not ready (a starting one refuses everyone outside
  * system:masters until RBAC's caches sync): a failure. Only where no backend accepts it is it a

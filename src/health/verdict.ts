@@ -9,6 +9,9 @@ export const REASONS = {
   // An HTTP answer that is not a pass: the apiserver is alive but not ready.
   not_ready: { verdict: 'fail', text: 'health endpoint answered, not ok' },
   shutting_down: { verdict: 'fail', text: 'health endpoint answered 500: not ready or shutting down' },
+  // /readyz's failing checks name etcd: this apiserver cannot reach its storage, so its answers
+  // fail while it stays up; unlike a shutdown it will not end its connections itself.
+  etcd_failed: { verdict: 'fail', text: 'health endpoint answered 500: its etcd check failed' },
   unavailable: { verdict: 'fail', text: 'health endpoint answered 503' },
   throttled: { verdict: 'fail', text: 'health endpoint answered 429' },
   http_status: { verdict: 'fail', text: 'health endpoint answered an unexpected status' },
@@ -89,7 +92,7 @@ export function reasonOfAnswer(status: number, body: string): Reason {
   if (status === 200) return body.trim() === 'ok' || body.includes('check passed') ? 'ok' : 'not_ready';
   if (status === 401) return 'unauthorized';
   if (status === 403) return 'forbidden';
-  if (status === 500) return 'shutting_down';
+  if (status === 500) return /^\[-\]etcd/m.test(body) && !/^\[-\]shutdown/m.test(body) ? 'etcd_failed' : 'shutting_down';
   if (status === 503) return 'unavailable';
   if (status === 429) return 'throttled';
   return 'http_status';
