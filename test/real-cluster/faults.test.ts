@@ -129,6 +129,28 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
     await lb.waitUp(3, 60_000);
   });
 
+  test('SIGTERM with --shutdown-delay-duration=0s: no session reset by kube-local-lb, the node unharmed', { timeout: 300_000 }, async () => {
+    const o = await underFault((i) => c.signal(i, 'SIGTERM'), () => undefined);
+    assertNodeUnharmed(o);
+    assert.deepEqual(o.ejected, [], `kube-local-lb reset sessions of a gracefully stopping apiserver: ${report(o)}`);
+    await restart(o.victim);
+  });
+
+  test('SIGTERM with --shutdown-delay-duration=15s: no session reset by kube-local-lb, the node unharmed', { timeout: 360_000 }, async () => {
+    // Every apiserver restarted with the delay, so whichever holds kubelet-sim's session has it.
+    await allUp();
+    for (let i = 0; i < c.apiservers.length; i++) {
+      c.signal(i, 'SIGKILL');
+      await c.apiservers[i]!.proc?.exit;
+      await c.startApiserver(i, ['--shutdown-delay-duration=15s']);
+      await c.waitReady(i);
+    }
+    const o = await underFault((i) => c.signal(i, 'SIGTERM'), () => undefined, 25_000);
+    assertNodeUnharmed(o);
+    assert.deepEqual(o.ejected, [], `kube-local-lb reset sessions of a gracefully stopping apiserver: ${report(o)}`);
+    await restart(o.victim);
+  });
+
   test('restart: a starting apiserver gets no session before its /readyz is 200', { timeout: 240_000 }, async () => {
     const i = 2;
     const a = c.apiservers[i]!;
@@ -156,5 +178,23 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
     const phases = [...new Set(codes.map((x) => x.code))].join(',');
     assert.ok(upAt >= firstOk - 1_000, `kube-local-lb put ${a.address} up at ${new Date(upAt).toISOString()}, ` +
       `before its first /readyz 200 at ${new Date(firstOk).toISOString()} (codes seen: ${phases})`);
+  });
+
+  test('one apiserver cut from etcd for 20 s: the node unharmed', { timeout: 240_000 }, async () => {
+    const o = await underFault((i) => c.cutFromEtcd(i), (i) => c.reconnectEtcd(i));
+    assertNodeUnharmed(o);
+    await lb.waitUp(3, 60_000);
+  });
+
+  test('etcd stopped for 20 s: the node\'s traffic never goes to zero and no session is reset by kube-local-lb', { timeout: 240_000 }, async () => {
+    const o = await underFault(() => c.stopEtcd(), () => c.startEtcd());
+    const r = report(o);
+    assert.deepEqual(o.ejected, [], `sessions reset while every apiserver still answered: ${r}`);
+    const state = new Map(c.apiservers.map((a) => [a.address, 'up']));
+    for (const s of o.states) {
+      state.set(String(s['backend']), String(s['to']));
+      assert.ok([...state.values()].some((v) => v !== 'down'), `every backend went down: the node lost all traffic: ${r}`);
+    }
+    await lb.waitUp(3, 90_000);
   });
 });
