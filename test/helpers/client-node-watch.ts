@@ -1,0 +1,39 @@
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+
+/**
+ * Run inside the test's node namespace: `node client-node-watch.js KUBECONFIG PATH`. Watches PATH
+ * with @kubernetes/client-node and rewatches (from the last resourceVersion) whenever the watch
+ * ends, as an informer does; one JSON line per event, end and error.
+ */
+const [kubeconfig, path] = process.argv.slice(2);
+const kc = new KubeConfig();
+kc.loadFromFile(kubeconfig!);
+const log = (event: string, fields: Record<string, unknown> = {}): void => {
+  process.stdout.write(JSON.stringify({ t: Date.now(), event, ...fields }) + '\n');
+};
+let resourceVersion = '';
+const watch = async (): Promise<void> => {
+  const opts: Record<string, string | boolean> = { allowWatchBookmarks: true };
+  if (resourceVersion) opts['resourceVersion'] = resourceVersion;
+  let ended = false;
+  const again = (why: string, err?: unknown): void => {
+    if (ended) return;
+    ended = true;
+    log('watch-ended', { why, error: err instanceof Error ? err.message : err === undefined ? undefined : String(err) });
+    setTimeout(() => void start(), 500);
+  };
+  await new Watch(kc).watch(path!, opts, (type: string, obj: { metadata?: { name?: string; resourceVersion?: string } }) => {
+    if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+    log('watch-event', { type, name: obj?.metadata?.name });
+  }, (err: unknown) => again('done', err));
+  log('watch-open', { resourceVersion });
+};
+const start = async (): Promise<void> => {
+  try {
+    await watch();
+  } catch (err) {
+    log('watch-failed', { error: err instanceof Error ? err.message : String(err) });
+    setTimeout(() => void start(), 500);
+  }
+};
+void start();
