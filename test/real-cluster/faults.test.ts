@@ -180,9 +180,20 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
       `before its first /readyz 200 at ${new Date(firstOk).toISOString()} (codes seen: ${phases})`);
   });
 
-  test('one apiserver cut from etcd for 20 s: the node unharmed', { timeout: 240_000 }, async () => {
+  test('one apiserver cut from etcd for 20 s: its sessions move to the others; only what it held at the cut can fail', { timeout: 240_000 }, async () => {
     const o = await underFault((i) => c.cutFromEtcd(i), (i) => c.reconnectEtcd(i));
-    assertNodeUnharmed(o);
+    const r = report(o);
+    const victim = c.apiservers[o.victim]!.address;
+    // The cut apiserver answers, slowly and with errors, and would never end kubelet's
+    // connection itself: kube-local-lb moves its sessions once the others are seen ready.
+    assert.ok(o.ejected.some((e) => e['backend'] === victim && ['slow', 'etcd_failed'].includes(String(e['reason']))), r);
+    assert.ok(!o.states.some((s) => s['backend'] === victim && s['to'] === 'down'), `answering is not down: ${r}`);
+    // A renewal sent just before the cut waits on etcd until its session is moved: at most that
+    // one attempt fails, and the retry on the new connection succeeds. The gap is one renewal
+    // interval plus detection and the grace time at worst (without the move: 30 s, 2 failures).
+    assert.ok((o.sim['renew_failed'] as number) <= 1, r);
+    assert.ok((o.sim['lease_gap_ms_max'] as number) <= 20_000, r);
+    assert.ok(o.kubectlFailures.length <= 2, r);
     await lb.waitUp(3, 60_000);
   });
 
