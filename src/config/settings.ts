@@ -66,7 +66,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     flag: 'listen',
     file: 'listen',
     group: 'proxy',
-    describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port',
+    describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port. ' +
+      'The default port is 6444 on every node: kube-apiserver holds *:6443 on control-plane nodes',
     kind: listenList(),
     default: DEFAULTS.listen.map((address) => ({ ...address })),
   },
