@@ -5,6 +5,7 @@ import { CredentialSource, type ProbeCredentials } from '../health/credentials.j
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { AvailabilityWatch } from './availability.js';
 import { Backend, type Transition } from './backend.js';
 import { type Candidate, select } from './select.js';
 import { isGood, nextState, nextStreak } from './transitions.js';
@@ -32,6 +33,7 @@ export class Pool {
   #credentials: CredentialSource;
   #credentialError = '';
   #panic = false;
+  readonly #availability: AvailabilityWatch;
   #closed = false;
   #started = false;
   /** What discovery found, by address: backends in addition to the configured seeds. */
@@ -41,6 +43,7 @@ export class Pool {
     this.#config = config;
     this.#log = o.log.child({ component: 'pool' });
     this.#metrics = o.metrics;
+    this.#availability = new AvailabilityWatch(o.metrics.registry, this.#log);
     this.#random = o.random ?? Math.random;
     this.#now = o.now ?? Date.now;
     this.#cursor = { next: Math.floor(this.#random() * 1_000_000) };
@@ -280,16 +283,10 @@ export class Pool {
   }
 
   #updatePanic(): void {
-    const live = this.backends.some((b) => b.state.kind === 'up' || b.state.kind === 'unknown');
-    const panic = !live && this.backends.some((b) => b.state.kind === 'draining');
+    const panic = this.#availability.update(this.backends.map((b) => b.state.kind)) === 'panic';
     if (panic === this.#panic) return;
     this.#panic = panic;
     this.#metrics.panic.set(panic ? 1 : 0);
-    if (panic) {
-      this.#log.error({ event: 'panic_entered' }, 'no backend is ready: sending new sessions to draining backends');
-    } else {
-      this.#log.warn({ event: 'panic_left' }, 'a backend is ready again: draining backends get no new sessions');
-    }
   }
 
   /** Stops the checkers. Sessions are closed by their listener's owner. */
