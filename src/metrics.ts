@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { STATE_KINDS, type StateKind } from './backends/transitions.js';
 import { REASONS, type Verdict } from './health/verdict.js';
+import { allBackendsDownGauge } from './backends/availability.js';
 import { correctEventLoopLag } from './eventloop-lag.js';
 import { VERSION } from './version.js';
 
@@ -187,6 +188,7 @@ export class Metrics {
     });
     this.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
     this.panic.set(0);
+    allBackendsDownGauge(registry);
     // Every result and reason is exported from the start, at 0: an alert on increase() then sees
     // the first rejection (a series that first appears at 1 shows no increase).
     for (const result of ['applied', 'rejected']) this.configReloads.inc({ result }, 0);

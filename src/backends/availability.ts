@@ -21,6 +21,19 @@ export function availabilityOf(states: Iterable<StateKind>): Availability {
 
 const ALL_DOWN = 'kube_local_lb_all_backends_down';
 
+/** kube_local_lb_all_backends_down on `registry`, made once: exported at 0 from the start. */
+export function allBackendsDownGauge(registry: Registry): Gauge {
+  const existing = registry.getSingleMetric(ALL_DOWN);
+  if (existing instanceof Gauge) return existing;
+  const gauge = new Gauge({
+    name: ALL_DOWN,
+    help: '1 while no backend is eligible (every one down, none draining): new clients are refused.',
+    registers: [registry],
+  });
+  gauge.set(0);
+  return gauge;
+}
+
 /**
  * Follows the availability and says each change once: `panic_entered` and `panic_left` (only
  * when a backend is eligible again), `all_backends_down` and `all_backends_down_left`, and the
@@ -32,12 +45,7 @@ export class AvailabilityWatch {
   readonly #gauge: Gauge;
 
   constructor(registry: Registry, private readonly log: Logger) {
-    const existing = registry.getSingleMetric(ALL_DOWN);
-    this.#gauge = existing instanceof Gauge ? existing : new Gauge({
-      name: ALL_DOWN,
-      help: '1 while no backend is eligible (every one down, none draining): new clients are refused.',
-      registers: [registry],
-    });
+    this.#gauge = allBackendsDownGauge(registry);
     this.#gauge.set(0);
   }
 
