@@ -63,7 +63,12 @@ await inject(exe, 'NODE_SEA_BLOB', readFileSync(blob), {
 const said = execFileSync(exe, ['--version'], { encoding: 'utf8', env: {} }).trim();
 if (said !== pkg.version) throw new Error(`${exe} --version says ${JSON.stringify(said)}, not ${pkg.version}`);
 
-// 4. The Debian package.
+// 4. The Debian package (not for the image, which holds the executable alone).
+if (process.argv.includes('--executable-only')) {
+  rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`${exe} (${nodeVersion})\n`);
+  process.exit(0);
+}
 const tree = join(work, 'deb');
 for (const file of debianFiles({ version: pkg.version, nodeVersion, root })) {
   const path = join(tree, file.path);
