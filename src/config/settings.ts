@@ -233,7 +233,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     flag: 'health-kubeconfig',
     file: 'health.kubeconfig',
     group: 'health',
-    describe: 'Kubeconfig for --health-auth kubeconfig: its CA, token or client certificate are used (e.g. /etc/kubernetes/kubelet.conf)',
+    describe: 'Kubeconfig for --health-auth kubeconfig: its CA, token or client certificate are used (e.g. /etc/kube-local-lb/kubeconfig, ' +
+      'made by kubeadm kubeconfig user; kubelet.conf is root\'s, 0600)',
     kind: filePath(),
     default: undefined,
   },
