@@ -23,7 +23,8 @@ test('event-loop lag gauges read the real lag: ~0 while idle, the length of a fo
   // Idle, a 500 ms sampling interval used to read as 0.5 s of lag.
   for (const name of ['p50', 'p90', 'mean', 'min']) {
     const seconds = value(idle, `${LAG}_${name}_seconds`);
-    assert.ok(seconds >= 0 && seconds < 0.1, `idle ${name}: ${seconds} s`);
+    // Well under the 0.5 s the sampling interval used to add, with room for a loaded machine.
+    assert.ok(seconds >= 0 && seconds < 0.25, `idle ${name}: ${seconds} s`);
   }
   // A 1,000 ms stall: the tick due during it comes between 500 and 1,000 ms late, depending on
   // where in the 500 ms interval the stall began.
@@ -34,8 +35,8 @@ test('event-loop lag gauges read the real lag: ~0 while idle, the length of a fo
   await sleep(700);
   const stalled = await scrape();
   const max = value(stalled, `${LAG}_max_seconds`);
-  assert.ok(max >= 0.45 && max <= 1.15, `max after a 1 s stall: ${max} s`);
-  assert.ok(value(stalled, `${LAG}_min_seconds`) < 0.1, 'the other ticks were on time');
+  assert.ok(max >= 0.45 && max <= 1.4, `max after a 1 s stall: ${max} s`);
+  assert.ok(value(stalled, `${LAG}_min_seconds`) < 0.25, 'the other ticks were on time');
   // Nothing sampled since the last scrape: 0, not prom-client's "min above max" artefact.
   const again = await scrape();
   assert.equal(value(again, `${LAG}_max_seconds`), 0);

@@ -136,18 +136,6 @@ test('the package holds the executable, the units, a conffile config and docs, o
     /^ExecStart=\/usr\/bin\/kube-local-lb run --config \/etc\/kube-local-lb\/config\.yaml$/m);
 });
 
-test('lintian finds nothing to say about the package', { timeout: 300_000 }, async (t) => {
-  if (!needPackage(t)) return;
-  if (!commandExists('lintian')) {
-    if (process.env['CI'] === 'true') assert.fail('lintian is missing: .ci/run installs it');
-    return t.skip('lintian is not installed (Debian package lintian)');
-  }
-  const result = spawnSync('lintian', ['--fail-on', 'warning', '--tag-display-limit', '0', DEB], { encoding: 'utf8' });
-  const tags = result.stdout.split('\n').filter((line) => /^[EWIPX]: /.test(line));
-  assert.deepEqual(tags, []);
-  assert.equal(result.status, 0, result.stderr);
-});
-
 /**
  * A shell script run as root in a new mount namespace over an overlay of "/": dpkg installs,
  * removes and purges there for real (database, maintainer scripts, triggers), and the
