@@ -1,28 +1,33 @@
 # syntax=docker/dockerfile:1
 # kube-local-lb image: docker build -t kube-local-lb:0.1.0 .
-# The static pod (static-pod/kube-local-lb.yaml) runs it as uid 65532 with a read-only root
-# filesystem; it writes nothing but its logs to stdout.
+# It holds the single executable the .deb installs (npm run package), at the same path,
+# /usr/bin/kube-local-lb, so `crictl exec <container> kube-local-lb status` works. The static pod
+# (static-pod/kube-local-lb.yaml) runs it as uid 65532 with a read-only root filesystem; it
+# writes nothing but its logs to stdout.
 
-# Build: the TypeScript compiler and the other dev dependencies stay in this stage.
+# Build: Node.js 24 (the executable's runtime), the dev dependencies, strip.
 FROM node:24-bookworm-slim AS build
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends binutils >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json ./
 COPY src ./src
-RUN npm run build \
- && npm ci --omit=dev --no-audit --no-fund
+COPY packaging ./packaging
+# The executable only: the .deb is built by npm run package outside the image.
+RUN npm run build && node packaging/package.mjs --executable-only
 
-# Runtime: node and the production dependencies, nothing else from the build.
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
-WORKDIR /opt/kube-local-lb
-COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+# Runtime: glibc and libstdc++ (what the Node.js binary links), the executable, nothing else.
+FROM debian:bookworm-slim
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/dist-bin/kube-local-lb /usr/bin/kube-local-lb
 # The same uid as the static pod's securityContext: no home, no shell needed.
 USER 65532:65532
-# Nothing to EXPOSE: with hostNetwork the proxy binds the node's 127.0.0.1:6443 and the admin
+# Nothing to EXPOSE: with hostNetwork the proxy binds the node's 127.0.0.1:6444 and the admin
 # endpoint 127.0.0.1:9445, both set in the config file.
-ENTRYPOINT ["node", "dist/main.js"]
+ENTRYPOINT ["/usr/bin/kube-local-lb"]
 CMD ["run", "--config", "/etc/kube-local-lb/config.yaml"]

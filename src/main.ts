@@ -65,14 +65,19 @@ function handleStopSignals(service: Service): void {
   process.on('SIGINT', stop);
 }
 
-try {
-  const outcome = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout });
-  if (outcome.kind === 'serving') {
-    service = outcome.service;
-    handleStopSignals(outcome.service);
-  } else if (outcome.exitCode !== undefined) {
-    process.exitCode = outcome.exitCode;
+// A function rather than top-level await: the single executable runs this file as CommonJS.
+async function main(): Promise<void> {
+  try {
+    const outcome = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout });
+    if (outcome.kind === 'serving') {
+      service = outcome.service;
+      handleStopSignals(outcome.service);
+    } else if (outcome.exitCode !== undefined) {
+      process.exitCode = outcome.exitCode;
+    }
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
   }
-} catch (err) {
-  process.exitCode = exitCodeFor(err);
 }
+
+void main();

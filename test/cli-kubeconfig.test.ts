@@ -77,10 +77,10 @@ test('a kubeadm kubelet.conf: server and tls-server-name change, every other byt
   assert.equal(result.stderr, '');
   assert.equal(result.code, 0);
   assert.equal(readFileSync(output, 'utf8'), KUBELET_CONF.replace('    server: https://10.0.0.10:6443\n',
-    '    server: https://127.0.0.1:6443\n    tls-server-name: kubernetes\n'));
+    '    server: https://127.0.0.1:6444\n    tls-server-name: kubernetes\n'));
   assert.equal(statSync(output).mode & 0o777, 0o600);
   assert.equal(result.stdout, [
-    `${input}: cluster "kubernetes": server: https://10.0.0.10:6443 -> https://127.0.0.1:6443`,
+    `${input}: cluster "kubernetes": server: https://10.0.0.10:6443 -> https://127.0.0.1:6444`,
     `${input}: cluster "kubernetes": tls-server-name: (not set) -> kubernetes`,
     `wrote ${output}`, ''].join('\n'));
   assert.equal(readFileSync(input, 'utf8'), KUBELET_CONF, 'the input is untouched');
@@ -104,7 +104,7 @@ test('--cluster rewrites only the named clusters', async (t) => {
   const result = await runMain(['kubeconfig', '--in', input, '--cluster', 'lab', '--check']);
   assert.equal(result.code, 0);
   assert.equal(result.stdout, [
-    `${input}: cluster "lab": server: https://lab.example.com:6443 -> https://127.0.0.1:6443`,
+    `${input}: cluster "lab": server: https://lab.example.com:6443 -> https://127.0.0.1:6444`,
     `${input}: cluster "lab": tls-server-name: (not set) -> kubernetes`,
     '--check: nothing written', ''].join('\n'));
 });
@@ -116,7 +116,7 @@ test('--check prints the changes and writes nothing', async (t) => {
   const before = statSync(input).mtimeMs;
   const result = await runMain(['kubeconfig', '--in', input, '--out', output, '--check']);
   assert.equal(result.code, 0);
-  assert.match(result.stdout, /server: https:\/\/10\.0\.0\.10:6443 -> https:\/\/127\.0\.0\.1:6443\n.*tls-server-name: \(not set\) -> kubernetes\n--check: nothing written\n$/);
+  assert.match(result.stdout, /server: https:\/\/10\.0\.0\.10:6443 -> https:\/\/127\.0\.0\.1:6444\n.*tls-server-name: \(not set\) -> kubernetes\n--check: nothing written\n$/);
   assert.equal(existsSync(output), false);
   assert.equal(readFileSync(input, 'utf8'), KUBELET_CONF);
   assert.equal(statSync(input).mtimeMs, before);
@@ -130,10 +130,10 @@ test('in place: the file keeps its mode; a second run finds nothing to change an
   assert.equal(first.code, 0, first.stderr);
   assert.equal(statSync(input).mode & 0o777, 0o640);
   const once = readFileSync(input, 'utf8');
-  assert.match(once, /server: https:\/\/127\.0\.0\.1:6443\n {4}tls-server-name: kubernetes\n/);
+  assert.match(once, /server: https:\/\/127\.0\.0\.1:6444\n {4}tls-server-name: kubernetes\n/);
   const second = await runMain(['kubeconfig', '--in', input, '--out', input]);
   assert.equal(second.code, 0);
-  assert.equal(second.stdout, `${input}: nothing to change: its clusters use https://127.0.0.1:6443 with tls-server-name kubernetes\n${input} left as it was\n`);
+  assert.equal(second.stdout, `${input}: nothing to change: its clusters use https://127.0.0.1:6444 with tls-server-name kubernetes\n${input} left as it was\n`);
   assert.equal(readFileSync(input, 'utf8'), once);
 });
 

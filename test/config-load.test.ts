@@ -15,7 +15,7 @@ test('with one backend given, everything else is the documented default', () => 
   const config = loadConfig({ backend: '10.0.0.1:6443' }, {});
   const expected: Config = {
     ...DEFAULTS,
-    listen: [{ host: '127.0.0.1', port: 6443 }],
+    listen: [{ host: '127.0.0.1', port: 6444 }],
     backends: [{ host: '10.0.0.1', port: 6443, address: '10.0.0.1:6443', priority: 0, weight: 1 }],
     health: { ...DEFAULTS.health },
     adminListen: { ...DEFAULTS.adminListen },

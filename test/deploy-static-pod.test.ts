@@ -80,7 +80,10 @@ test('the image tag is the package version, and the Dockerfile runs the same use
   assert.equal(c.image, `kube-local-lb:${version}`);
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   assert.match(dockerfile, /^USER 65532:65532$/m);
-  assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
+  // The image runs the executable the .deb installs, at the same path.
+  assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/kube-local-lb"\]$/m);
+  assert.match(dockerfile, /^COPY --from=build \/src\/dist-bin\/kube-local-lb \/usr\/bin\/kube-local-lb$/m);
+  assert.match(dockerfile, /^RUN npm run build && node packaging\/package\.mjs --executable-only$/m);
   const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
   assert.deepEqual(JSON.parse(cmd ?? 'null'), c.args);
   assert.doesNotMatch(dockerfile, /^EXPOSE/m);

@@ -34,9 +34,11 @@ test('systemd-analyze verify accepts the service and the socket', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'klb-systemd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(SOCKET, join(dir, 'kube-local-lb.socket'));
-  // verify also checks that ExecStart's program exists: where node lives elsewhere, point it there.
+  // verify also checks that ExecStart's program exists: where the executable is not installed,
+  // the same command through node.
   const service = readFileSync(SERVICE, 'utf8');
-  writeFileSync(join(dir, 'kube-local-lb.service'), existsSync('/usr/bin/node') ? service : service.replace('/usr/bin/node ', `${process.execPath} `));
+  writeFileSync(join(dir, 'kube-local-lb.service'), existsSync('/usr/bin/kube-local-lb') ? service
+    : service.replace('ExecStart=/usr/bin/kube-local-lb ', `ExecStart=${process.execPath} ${MAIN} `));
   const { stdout, stderr } = await run('systemd-analyze', ['verify', '--man=no', join(dir, 'kube-local-lb.socket'), join(dir, 'kube-local-lb.service')]);
   assert.equal(stderr, '');
   assert.equal(stdout, '');
@@ -45,7 +47,7 @@ test('systemd-analyze verify accepts the service and the socket', async (t) => {
 test('the service restarts always, runs hardened, and never sets MemoryDenyWriteExecute (V8 needs W^X pages)', () => {
   const d = directives(SERVICE);
   const one = (key: string): string | undefined => d.get(key)?.at(-1);
-  assert.equal(one('ExecStart'), '/usr/bin/node /opt/kube-local-lb/dist/main.js run --config /etc/kube-local-lb/config.yaml');
+  assert.equal(one('ExecStart'), '/usr/bin/kube-local-lb run --config /etc/kube-local-lb/config.yaml');
   assert.equal(one('Restart'), 'always');
   assert.equal(one('Requires'), 'kube-local-lb.socket');
   for (const [key, value] of [['DynamicUser', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['NoNewPrivileges', 'yes'],

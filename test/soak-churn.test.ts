@@ -286,7 +286,8 @@ test(`churn soak: ${SECONDS} s of sessions while backends are killed, blackholed
   const abnormal = events.count('session_closed') - closes('done');
   assert.ok(Math.abs(abnormal - outcomes.closed) <= 10 + loadSessions / 200,
     `${outcomes.closed} sessions cut short, ${abnormal} closed for a reason other than done (${why})`);
-  assert.deepEqual(events.errors.filter((line) => !line.includes('"event":"panic_entered"')), [], `error lines (${why})`);
+  // Panic and every backend down are what the churn may cause; any other error line is not.
+  assert.deepEqual(events.errors.filter((line) => !/"event":"(panic_entered|all_backends_down)"/.test(line)), [], `error lines (${why})`);
 
   // Resources back: descriptors while running (the checks' connections may have been remade)
   // and after closing, and the heap after collection.

@@ -30,6 +30,7 @@ export class BackendMetrics {
   readonly ejectedSessions: Counter<'backend'>;
   readonly checkAuthorized: Gauge<'backend'>;
   readonly panic: Gauge;
+  readonly allBackendsDown: Gauge;
   #source: SessionCounts | undefined;
   readonly #reported = new Map<string, number>();
 
@@ -124,6 +125,12 @@ export class BackendMetrics {
       registers,
     });
     this.panic.set(0);
+    this.allBackendsDown = new Gauge({
+      name: `${P}all_backends_down`,
+      help: '1 while no backend is eligible (every one down, none draining): new clients are refused.',
+      registers,
+    });
+    this.allBackendsDown.set(0);
   }
 
   /** Where session counts come from (the pool). */

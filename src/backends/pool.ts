@@ -5,6 +5,7 @@ import { Checker, type CheckResult, type NextCheck } from '../health/checker.js'
 import { CredentialSource, type ProbeCredentials } from '../health/credentials.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
 import type { Logger } from '../log.js';
+import { AvailabilityWatch } from './availability.js';
 import { Backend, type Transition } from './backend.js';
 import type { BackendMetrics } from './metrics.js';
 import { type Candidate, select } from './select.js';
@@ -33,6 +34,7 @@ export class Pool {
   #credentials: CredentialSource;
   #credentialError = '';
   #panic = false;
+  readonly #availability: AvailabilityWatch;
   #closed = false;
   #started = false;
   /** What discovery found, by address: backends in addition to the configured seeds. */
@@ -42,6 +44,7 @@ export class Pool {
     this.#config = config;
     this.#log = o.log.child({ component: 'pool' });
     this.#metrics = o.metrics;
+    this.#availability = new AvailabilityWatch(o.metrics.allBackendsDown, this.#log);
     this.#random = o.random ?? Math.random;
     this.#now = o.now ?? Date.now;
     this.#cursor = { next: Math.floor(this.#random() * 1_000_000) };
@@ -299,16 +302,10 @@ export class Pool {
   }
 
   #updatePanic(): void {
-    const live = this.backends.some((b) => b.state.kind === 'up' || b.state.kind === 'unknown');
-    const panic = !live && this.backends.some((b) => b.state.kind === 'draining');
+    const panic = this.#availability.update(this.backends.map((b) => b.state.kind)) === 'panic';
     if (panic === this.#panic) return;
     this.#panic = panic;
     this.#metrics.panic.set(panic ? 1 : 0);
-    if (panic) {
-      this.#log.error({ event: 'panic_entered' }, 'no backend is ready: sending new sessions to draining backends');
-    } else {
-      this.#log.warn({ event: 'panic_left' }, 'a backend is ready again: draining backends get no new sessions');
-    }
     // Out of panic: sessions held on backends that strand them (etcd out of reach) move after
     // the grace time, unless those recover first (after an etcd outage they all do, about together).
     if (!panic) for (const backend of this.#backends.values()) backend.armStrandTimer();

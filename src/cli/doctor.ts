@@ -5,7 +5,7 @@ import { DEFAULT_ADMIN_URL, adminUrl } from './admin-url.js';
 import type { CliContext } from './context.js';
 import { lastText } from './flag-text.js';
 
-const DEFAULT_PROXY = '127.0.0.1:6443';
+const DEFAULT_PROXY = '127.0.0.1:6444';
 
 /**
  * `kube-local-lb doctor`: connects through the proxy and says, one line per finding with its

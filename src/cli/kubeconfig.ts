@@ -5,7 +5,7 @@ import type { Change } from '../kubeconfig/rewrite.js';
 import type { CliContext } from './context.js';
 import { lastText, switchValue, textList } from './flag-text.js';
 
-const DEFAULT_SERVER = 'https://127.0.0.1:6443';
+const DEFAULT_SERVER = 'https://127.0.0.1:6444';
 // Every kubeadm serving certificate holds `kubernetes`; none holds 127.0.0.1 (wire reference §7).
 const DEFAULT_TLS_SERVER_NAME = 'kubernetes';
 

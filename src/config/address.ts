@@ -35,6 +35,7 @@ export function parseHostPort(text: string, where: string, rules: AddressRules):
     if (!isIPv6(host)) throw new ConfigError(where, text, `has an invalid IPv6 address in brackets (${example})`);
   } else {
     const colon = text.lastIndexOf(':');
+    if (colon < 0 && /^\d+$/.test(text)) throw new ConfigError(where, text, `is a port alone: it has no host (HOST:PORT, ${example})`);
     if (colon < 0) throw new ConfigError(where, text, `has no port (HOST:PORT, ${example})`);
     host = text.slice(0, colon);
     portText = text.slice(colon + 1);

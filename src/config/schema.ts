@@ -84,7 +84,9 @@ export interface Config {
 }
 
 export const DEFAULTS = {
-  listen: [{ host: '127.0.0.1', port: 6443 }],
+  // 6444, not 6443: on a control-plane node kube-apiserver holds *:6443, and kube-proxy's one
+  // kubeconfig needs the same address on every node.
+  listen: [{ host: '127.0.0.1', port: 6444 }],
   balance: 'least-conn',
   // 1 s: apiservers share the node's network; kubelet's own 30 s would hide a dead one.
   connectTimeoutMs: 1000,

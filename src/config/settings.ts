@@ -66,7 +66,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     flag: 'listen',
     file: 'listen',
     group: 'proxy',
-    describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port',
+    describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port. ' +
+      'The default port is 6444 on every node: kube-apiserver holds *:6443 on control-plane nodes',
     kind: listenList(),
     default: DEFAULTS.listen.map((address) => ({ ...address })),
   },
@@ -232,7 +233,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     flag: 'health-kubeconfig',
     file: 'health.kubeconfig',
     group: 'health',
-    describe: 'Kubeconfig for --health-auth kubeconfig: its CA, token or client certificate are used (e.g. /etc/kubernetes/kubelet.conf)',
+    describe: 'Kubeconfig for --health-auth kubeconfig: its CA, token or client certificate are used (e.g. /etc/kube-local-lb/kubeconfig, ' +
+      'made by kubeadm kubeconfig user; kubelet.conf is root\'s, 0600)',
     kind: filePath(),
     default: undefined,
   },

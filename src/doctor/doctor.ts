@@ -3,6 +3,7 @@ import type { ClientView } from '../kubeconfig/client.js';
 import { backendFindings } from './backend-findings.js';
 import { clientFindings } from './client-findings.js';
 import type { Finding } from './finding.js';
+import { listenerFindings } from './listener-owner.js';
 
 export interface DoctorOptions {
   /** The proxy's listen address. */
@@ -24,5 +25,5 @@ export async function examine(options: DoctorOptions): Promise<Finding[]> {
     clientFindings(options.proxy, options.client, options.now),
     options.adminUrl === undefined ? Promise.resolve([]) : backendFindings(options.adminUrl),
   ]);
-  return [...client, ...backends];
+  return [...listenerFindings(options.proxy), ...client, ...backends];
 }

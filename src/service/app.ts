@@ -148,6 +148,11 @@ function warnAboutSettings(config: Config, log: Logger): void {
     log.warn({ event: 'credential_file_exposed', file, mode },
       `health check credential ${file} can be read by other users (mode ${mode}): chmod 600 it`);
   }
+  const { timeoutMs, intervalMs, fall } = config.health;
+  if (timeoutMs > intervalMs) {
+    log.warn({ event: 'health_timeout_exceeds_interval', timeoutMs, intervalMs },
+      `health checks time out after ${timeoutMs} ms but are due every ${intervalMs} ms: a silent apiserver is found down after ${fall} x ${timeoutMs} ms, not ${fall} x ${intervalMs} ms`);
+  }
   if (config.health.scheme === 'http') {
     log.warn({ event: 'plain_http_health_checks' },
       'health checks use plain HTTP (--health-scheme http): meant for tests and benchmarks only');
