@@ -7,7 +7,7 @@ import { checkReason, ejectsOnDown } from '../src/backends/transitions.js';
 import { pingPath } from '../src/health/checker.js';
 import { type HeldSession, holdSession } from './helpers/held-session.js';
 import { logSink } from './helpers/logs.js';
-import { startProxy } from './helpers/proxy.js';
+import { startProxy, type TestConfig } from './helpers/proxy.js';
 
 // How kube-local-lb reads what a real kube-apiserver does (reference/real-apiserver.md, part A):
 // an etcd outage makes /readyz slow while /readyz/ping answers at once; a graceful shutdown closes
@@ -69,6 +69,31 @@ async function apiserverShape(t: TestContext, name: string) {
   };
 }
 
+const FAST = { intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1 };
+
+/** kube-local-lb in front of `backends`, closed when the test ends; resolves once all are up. */
+async function proxyInFront(t: TestContext, backends: readonly { address: string }[], settings: Omit<TestConfig, 'backends'> = {}) {
+  const logs = logSink('info');
+  const lb = await startProxy({ health: FAST, ...settings, backends: backends.map((b) => b.address) }, logs);
+  t.after(() => lb.close());
+  for (const b of backends) await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
+  return { lb, logs };
+}
+
+/** One held session through the proxy, closed when the test ends, and the backend that answers it. */
+async function heldOn(t: TestContext, port: number): Promise<{ session: HeldSession; backend: string }> {
+  const session = await holdSession(port);
+  t.after(() => session.close());
+  return { session, backend: await session.ask('/') };
+}
+
+/** `n` held sessions, opened one after another. */
+async function heldSessions(t: TestContext, port: number, n: number): Promise<{ session: HeldSession; backend: string }[]> {
+  const held = [];
+  for (let i = 0; i < n; i++) held.push(await heldOn(t, port));
+  return held;
+}
+
 test('pure rules: refusal never ejects, silence does; 401/403 is "not ready" only where another backend accepts the credential', () => {
   assert.equal(ejectsOnDown('refused'), false);
   for (const reason of ['timeout', 'connect_timeout', 'unroutable', 'reset', 'first_byte_timeout', 'tls_handshake'] as const) {
@@ -86,13 +111,9 @@ test('pure rules: refusal never ejects, silence does; 401/403 is "not ready" onl
 
 test('a /readyz slower than the timeout while /readyz/ping answers is "slow": draining, never down, no session ejected, served in panic', async (t) => {
   const a = await apiserverShape(t, 'a');
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [a.address], health: { intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1 } }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
-  const held = await holdSession(lb.port);
-  t.after(() => held.close());
-  assert.equal(await held.ask('/'), 'a');
+  const { lb, logs } = await proxyInFront(t, [a]);
+  const { session: held, backend } = await heldOn(t, lb.port);
+  assert.equal(backend, 'a');
   // etcd goes away: /readyz takes 2-4 s, far past the 300 ms timeout; the ping still answers.
   a.state.readyzDelayMs = 3_000;
   a.state.readyzStatus = 500;
@@ -106,20 +127,14 @@ test('a /readyz slower than the timeout while /readyz/ping answers is "slow": dr
   assert.equal(logs.find({ event: 'backend_ejected' }), undefined);
   assert.equal(await held.ask('/'), 'a', 'the held session still works');
   // Panic: a new session is still served by the draining apiserver.
-  const fresh = await holdSession(lb.port);
-  t.after(() => fresh.close());
-  assert.equal(await fresh.ask('/'), 'a');
+  assert.equal((await heldOn(t, lb.port)).backend, 'a');
 });
 
 test('a /readyz and a ping that both stay silent are "timeout": down, and the sessions are ejected', async (t) => {
   const a = await apiserverShape(t, 'a');
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [a.address], health: { intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1 } }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
-  const held = await holdSession(lb.port);
-  t.after(() => held.close());
-  assert.equal(await held.ask('/'), 'a');
+  const { lb, logs } = await proxyInFront(t, [a]);
+  const { session: held, backend } = await heldOn(t, lb.port);
+  assert.equal(backend, 'a');
   a.state.readyzDelayMs = 60_000;
   a.state.pingSilent = true;
   const down = await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'down' }, 5_000);
@@ -131,19 +146,10 @@ test('a /readyz and a ping that both stay silent are "timeout": down, and the se
 test('graceful shutdown: from the first 500 no new session; the listener closing is not a reason to reset sessions the apiserver still serves', async (t) => {
   const a = await apiserverShape(t, 'a');
   const b = await apiserverShape(t, 'b');
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [a.address, b.address], balance: 'round-robin', drainTimeoutMs: 60_000,
-    health: { intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1 } }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
-  await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
-  // Hold sessions until one is on a.
-  const held: HeldSession[] = [];
-  for (let i = 0; i < 4; i++) held.push(await holdSession(lb.port));
-  t.after(() => held.forEach((h) => h.close()));
-  const names = await Promise.all(held.map((h) => h.ask('/')));
-  const onA = held.filter((_, i) => names[i] === 'a');
-  assert.ok(onA.length > 0, `sessions on a: ${names.join(',')}`);
+  const { lb, logs } = await proxyInFront(t, [a, b], { balance: 'round-robin', drainTimeoutMs: 60_000 });
+  const held = await heldSessions(t, lb.port, 4);
+  const onA = held.filter((h) => h.backend === 'a').map((h) => h.session);
+  assert.ok(onA.length > 0, `sessions on a: ${held.map((h) => h.backend).join(',')}`);
   // Each session on a runs a watch from now on; count what arrives.
   let watchBytes = 0;
   for (const h of onA) {
@@ -156,10 +162,7 @@ test('graceful shutdown: from the first 500 no new session; the listener closing
   const firstFail = Date.now();
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'draining' }, 5_000);
   // No new session went to a from its first 500 on (the first bad check makes it suspect).
-  const after: HeldSession[] = [];
-  for (let i = 0; i < 6; i++) after.push(await holdSession(lb.port));
-  t.after(() => after.forEach((h) => h.close()));
-  assert.deepEqual(await Promise.all(after.map((h) => h.ask('/'))), Array(6).fill('b'));
+  assert.deepEqual((await heldSessions(t, lb.port, 6)).map((h) => h.backend), Array(6).fill('b'));
   // The listener closes (shutdown delay 0): the next checks are refused; the backend is down
   // but its sessions are left alone, and go on being served.
   await a.stopListening();
@@ -177,20 +180,13 @@ test('graceful shutdown: from the first 500 no new session; the listener closing
 test('a 403 where another backend accepts the credential is "not ready" (a starting apiserver); where none does, the node stays served', async (t) => {
   const a = await apiserverShape(t, 'a');
   const b = await apiserverShape(t, 'b');
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [a.address, b.address], health: { intervalMs: 150, timeoutMs: 300, fall: 2, rise: 2 } }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
-  await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
+  const { lb, logs } = await proxyInFront(t, [a, b], { health: { ...FAST, intervalMs: 150, rise: 2 } });
   // a restarts: RBAC's caches are not synced yet, it answers 403 to the probe credential.
   a.state.readyzStatus = 403;
   a.state.readyzBody = '{"kind":"Status","code":403}';
   const draining = await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'draining' }, 5_000);
   assert.equal(draining['reason'], 'refused_here');
-  const sessions: HeldSession[] = [];
-  for (let i = 0; i < 4; i++) sessions.push(await holdSession(lb.port));
-  t.after(() => sessions.forEach((h) => h.close()));
-  assert.deepEqual(await Promise.all(sessions.map((h) => h.ask('/'))), Array(4).fill('b'));
+  assert.deepEqual((await heldSessions(t, lb.port, 4)).map((h) => h.backend), Array(4).fill('b'));
   // Ready: 200 x rise, back up.
   a.state.readyzStatus = 200;
   a.state.readyzBody = 'ok';
@@ -200,9 +196,7 @@ test('a 403 where another backend accepts the credential is "not ready" (a start
   b.state.readyzStatus = 403;
   await logs.waitFor({ event: 'backend_check_unauthorized', backend: b.address }, 5_000);
   await new Promise((r) => setTimeout(r, 1_000));
-  const last = await holdSession(lb.port);
-  t.after(() => last.close());
-  assert.match(await last.ask('/'), /^[ab]$/, 'the node is still served');
+  assert.match((await heldOn(t, lb.port)).backend, /^[ab]$/, 'the node is still served');
   assert.equal(lb.app.pool.backends.filter((x) => x.state.kind === 'up').length >= 1, true,
     lb.app.pool.backends.map((x) => `${x.address} ${x.state.kind}`).join(', '));
 });
@@ -210,19 +204,11 @@ test('a 403 where another backend accepts the credential is "not ready" (a start
 test('one apiserver slow while another is ready (cut from its etcd): its sessions are moved after a grace time; the other\'s are kept', async (t) => {
   const a = await apiserverShape(t, 'a');
   const b = await apiserverShape(t, 'b');
-  const logs = logSink('info');
-  const health = { intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1 };
-  const lb = await startProxy({ backends: [a.address, b.address], balance: 'round-robin', health }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
-  await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
-  const held: HeldSession[] = [];
-  for (let i = 0; i < 4; i++) held.push(await holdSession(lb.port));
-  t.after(() => held.forEach((h) => h.close()));
-  const names = await Promise.all(held.map((h) => h.ask('/')));
-  const onA = held.filter((_, i) => names[i] === 'a');
-  const onB = held.filter((_, i) => names[i] === 'b');
-  assert.ok(onA.length > 0 && onB.length > 0, names.join(','));
+  const { lb, logs } = await proxyInFront(t, [a, b], { balance: 'round-robin' });
+  const held = await heldSessions(t, lb.port, 4);
+  const onA = held.filter((h) => h.backend === 'a').map((h) => h.session);
+  const onB = held.filter((h) => h.backend === 'b').map((h) => h.session);
+  assert.ok(onA.length > 0 && onB.length > 0, held.map((h) => h.backend).join(','));
   a.state.readyzDelayMs = 3_000;
   a.state.readyzStatus = 500;
   const draining = await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'draining' }, 5_000);
@@ -231,7 +217,7 @@ test('one apiserver slow while another is ready (cut from its etcd): its session
   const ejected = await logs.waitFor({ event: 'backend_ejected', backend: a.address }, 5_000);
   assert.equal(ejected['reason'], 'slow');
   // Not before the grace time (one interval plus one timeout).
-  assert.ok(Date.now() - drainingAt >= health.intervalMs + health.timeoutMs - 100, `moved after ${Date.now() - drainingAt} ms`);
+  assert.ok(Date.now() - drainingAt >= FAST.intervalMs + FAST.timeoutMs - 100, `moved after ${Date.now() - drainingAt} ms`);
   await Promise.all(onA.map((h) => h.closed));
   for (const h of onB) assert.equal(await h.ask('/'), 'b', 'sessions on the ready apiserver are kept');
 });
