@@ -87,12 +87,25 @@ test('status: a line for a rejected probe credential, and one for panic mode, wh
   await lb.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
   await lb.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
 
+  // Refused by b while a accepts it: b is not ready (a starting apiserver answers 403 until its
+  // RBAC caches sync), and gets no new sessions.
   b.setHealth(401, 'Unauthorized');
   await lb.waitFor({ event: 'backend_check_unauthorized', backend: b.address });
+  await lb.waitFor({ event: 'backend_state', backend: b.address, to: 'draining' });
   let result = await runMain(['status', '--admin', lb.admin]);
   assert.equal(result.code, 0, result.stdout);
-  assert.deepEqual(row(result.stdout, b.address).filter((_, i) => [1, 6].includes(i)), ['up', 'unauthorized 401: probe credential rejected (401)']);
-  assert.match(result.stdout, new RegExp(`\\nprobe credential \\(anonymous\\) rejected \\(401/403\\) by ${escape(b.address)}: ` +
+  assert.deepEqual(row(result.stdout, b.address).filter((_, i) => [1, 6].includes(i)),
+    ['draining', 'fail 401: probe credential refused here but accepted by another backend: not ready']);
+  // Refused by every backend: a credential problem, which must not black out the node.
+  a.setHealth(401, 'Unauthorized');
+  await lb.waitFor({ event: 'backend_check_unauthorized', backend: a.address });
+  await lb.waitFor({ event: 'backend_state', backend: b.address, from: 'draining', to: 'up' });
+  result = await runMain(['status', '--admin', lb.admin]);
+  assert.equal(result.code, 0, result.stdout);
+  for (const backend of [a, b]) {
+    assert.deepEqual(row(result.stdout, backend.address).filter((_, i) => [1, 6].includes(i)), ['up', 'unauthorized 401: probe credential rejected (401)']);
+  }
+  assert.match(result.stdout, new RegExp(`\\nprobe credential \\(anonymous\\) rejected \\(401/403\\) by (${escape(a.address)}, ${escape(b.address)}|${escape(b.address)}, ${escape(a.address)}): ` +
     'they stay in service, unchecked; see the log event backend_check_unauthorized\\n$'));
 
   // Every backend answers, none is ready (etcd down): panic, draining backends are the last resort.

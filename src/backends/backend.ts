@@ -151,7 +151,8 @@ export class Backend {
     this.#lastCheck = check;
     const verdict = verdictOf(check.reason);
     const wasAuthorized = this.#authorized;
-    if (verdict === 'unauthorized') this.#authorized = false;
+    // refused_here is a 401/403 too, read as "not ready" because other backends accept the credential.
+    if (verdict === 'unauthorized' || check.reason === 'refused_here') this.#authorized = false;
     else if (verdict === 'pass') this.#authorized = true;
     // A bad verdict makes the backend suspect at once: from an apiserver's first 500 (graceful
     // shutdown) it gets new sessions only if nothing else can take them, before `fall` confirms.
@@ -159,6 +160,8 @@ export class Backend {
     else this.#suspectSince ??= check.at;
     this.#streak = nextStreak(this.#streak, verdict);
     this.#apply(check.reason, check.at);
+    // Draining and down say more than suspect: selection takes them only in panic, or never.
+    if (this.#state.kind === 'down' || this.#state.kind === 'draining') this.#suspectSince = undefined;
     return { authorizedChanged: wasAuthorized !== this.#authorized };
   }
 

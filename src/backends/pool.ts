@@ -260,7 +260,7 @@ export class Pool {
       this.#log.error({ event: 'backend_check_unauthorized', backend: backend.address, reason,
         credential: this.#credentials.describe() },
         `health check of ${backend.address} rejected: ${REASONS[reason].text}; credential: ${this.#credentials.describe()}; ` +
-        'the backend stays in service');
+        (reason === 'refused_here' ? 'no new sessions until it accepts the credential' : 'the backend stays in service'));
     }
   }
 
