@@ -1,7 +1,7 @@
 // The scenarios of many proxies at once, each standing for one node: `rebalance` (a backend
 // killed and revived: how long until every node's sessions are even again) and `herd` (a
 // backend frozen, as a host that vanished: how hard the nodes' reconnects hit the survivors).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,17 @@ class Sessions {
   total(b) {
     return this.counts.reduce((sum, c) => sum + c[b], 0);
   }
+}
+
+/** The client's events to detail/, and the failures by why (`closed:2,timeout:1`). */
+function keep(ctx, scenario, name, log) {
+  writeFileSync(path.join(ctx.detailDir, `${ctx.tag(scenario, name)}.events.jsonl`), log.map((ev) => JSON.stringify(ev)).join('\n'));
+}
+
+function whys(events) {
+  const by = {};
+  for (const ev of events) if (ev.event === 'failed') by[ev.why] = (by[ev.why] ?? 0) + 1;
+  return Object.entries(by).map(([k, v]) => `${k}:${v}`).join(',') || 'none';
 }
 
 /** The most events in any 1 s window. */
@@ -164,6 +175,7 @@ export async function rebalance(ctx, name) {
           if (ev && balancedAt !== undefined && !sessions.balanced()) balancedAt = undefined;
           return balancedAt !== undefined && now() - lastEventAt > 5000;
         });
+        keep(ctx, 'rebalance', name, [...log, { event: 'marks', fault, revived }]);
         const after = log.filter((ev) => ev.at >= revived);
         const before = log.filter((ev) => ev.at >= fault && ev.at < revived);
         return {
@@ -173,6 +185,7 @@ export async function rebalance(ctx, name) {
           balance_s: balancedAt === undefined ? -1 : Math.round((balancedAt - revived) / 100) / 10,
           rebalanced: after.filter((ev) => ev.event === 'closed').length,
           failed: after.filter((ev) => ev.event === 'failed').length,
+          failed_why: whys(after),
           failed_at_kill: before.filter((ev) => ev.event === 'failed').length,
           reconnect_peak_per_s: survivorPeak(before, fault, b1.name),
           revived_peak_per_s: Math.max(0, peakPerSecond(after.filter((ev) => ev.event === 'connected' && ev.b === b1.name).map((ev) => ev.at))),
@@ -212,6 +225,7 @@ export async function herd(ctx, name) {
         const fault = now();
         await fleet.freeze(b1);
         await pump(client, sessions, log, () => fault + s.herdWatchMs, () => sessions.total(b1.name) === 0 && now() - fault > 6000);
+        keep(ctx, 'herd', name, [...log, { event: 'marks', fault }]);
         const closes = log.filter((ev) => ev.event === 'closed' && ev.b === b1.name && ev.at >= fault).map((ev) => ev.at - fault).sort((x, y) => x - y);
         const failed = log.filter((ev) => ev.event === 'failed' && ev.at >= fault).length;
         return {

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Backend, BackendSession } from './backend.js';
 import type { BackendMetrics } from './metrics.js';
-import { type RebalanceBackend, firstLookMs, nextLookMs, planRebalance } from './rebalance.js';
+import { type RebalanceBackend, firstLookMs, isQuiet, nextLookMs, planRebalance } from './rebalance.js';
 
 export interface RebalancerOptions {
   backends: () => readonly Backend[];
@@ -24,6 +24,7 @@ export class Rebalancer {
   readonly #now: () => number;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
+  #pending: NodeJS.Immediate | undefined;
   #stopped = false;
 
   constructor(o: RebalancerOptions) {
@@ -68,18 +69,33 @@ export class Rebalancer {
       });
     }
     const plan = planRebalance(views, { quietMs: o.quietMs, panic: this.#o.panic() });
-    if (plan.kind === 'close') {
+    if (plan.kind !== 'close') {
+      this.#schedule(nextLookMs(plan, o, this.#random));
+      return;
+    }
+    // Timers run before the event loop reads the sockets: bytes a client sent just now may be in
+    // the kernel, not yet seen. The close waits for the read that follows (setImmediate runs after
+    // it) and asks again, so a request that arrived meanwhile keeps its session.
+    this.#pending = setImmediate(() => {
+      this.#pending = undefined;
+      if (this.#stopped) return;
+      const { session } = plan;
+      if (!isQuiet(session.idleState(), o.quietMs)) {
+        this.#schedule(nextLookMs({ kind: 'wait', from: plan.from }, o, this.#random));
+        return;
+      }
       const counts = Object.fromEntries(views.filter((v) => v.eligible || v.count > 0).map((v) => [v.address, v.count]));
       this.#o.metrics.rebalancedSessions.inc({ backend: plan.from });
       this.#log.info({ event: 'session_rebalanced', backend: plan.from, to: plan.to, why: plan.why, quietMs: Math.round(plan.idleMs), sessions: counts },
         `closed a quiet session of ${plan.from} so that its client redials ${plan.to} (${plan.why === 'uneven' ? 'sessions uneven' : 'better priority up'})`);
-      plan.session.onRebalance();
-    }
-    this.#schedule(nextLookMs(plan, o, this.#random));
+      session.onRebalance();
+      this.#schedule(nextLookMs(plan, o, this.#random));
+    });
   }
 
   stop(): void {
     this.#stopped = true;
+    if (this.#pending) clearImmediate(this.#pending);
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
