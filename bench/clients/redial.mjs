@@ -6,7 +6,7 @@
 //   {"event":"ready","ok":K,"failed":F}                                once every connection answered
 //   {"event":"connected","p":I,"b":"b2","at":EPOCH_MS,"re":true}       first answer on a (re)dialled connection
 //   {"event":"closed","p":I,"b":"b1","at":EPOCH_MS,"inflight":false}   a connection ended
-//   {"event":"failed","p":I,"b":"b1","at":EPOCH_MS,"why":"closed"}     a request got no answer
+//   {"event":"failed","p":I,"b":"b1","at":EPOCH_MS,"why":"closed","sentMsAgo":3}  a request got no answer
 // p is the index of the proxy in --ports. Ends on SIGTERM/SIGINT or after --hold-ms.
 // usage: node redial.mjs --ports P1,P2,... --n N [--host H] [--ca CA.pem] [--hold-ms MS] [--every-ms LO,HI]
 import { readFileSync } from 'node:fs';
@@ -51,15 +51,17 @@ function slot(p) {
     let buf = Buffer.alloc(0);
     let backend = '';
     let inflight = false;
+    let sentAt = 0;
     let answered = false;
     let reqTimer;
     let nextTimer;
     const ask = () => {
       if (s.destroyed) return;
       inflight = true;
+      sentAt = now();
       s.write(`GET /healthz HTTP/1.1\r\nHost: kubernetes\r\nConnection: keep-alive\r\n\r\n`);
       reqTimer = setTimeout(() => {
-        emit({ event: 'failed', p, b: backend, at: now(), why: 'timeout' });
+        emit({ event: 'failed', p, b: backend, at: now(), why: 'timeout', sentMsAgo: Math.round(now() - sentAt) });
         s.destroy();
       }, requestTimeoutMs);
     };
@@ -96,7 +98,7 @@ function slot(p) {
       clearTimeout(nextTimer);
       if (stopping) return;
       if (answered) emit({ event: 'closed', p, b: backend, at: now(), inflight });
-      if (inflight && answered) emit({ event: 'failed', p, b: backend, at: now(), why: 'closed' });
+      if (inflight && answered) emit({ event: 'failed', p, b: backend, at: now(), why: 'closed', sentMsAgo: Math.round(now() - sentAt) });
       if (!answered && first) {
         first = false;
         failedFirst++;

@@ -18,7 +18,7 @@ export function fleetPorts(portBase, count) {
 }
 
 /** Starts `count` proxies `name` side by side, runs `fn(ports)`, stops them all. */
-async function withProxies(ctx, name, scenario, fn, { shutdownSessions = false } = {}) {
+async function withProxies(ctx, name, scenario, fn, { shutdownSessions = false, extraArgs = [] } = {}) {
   const s = ctx.settings;
   const ports = fleetPorts(ctx.portBase, s.fleetProxies);
   const proxies = [];
@@ -34,7 +34,7 @@ async function withProxies(ctx, name, scenario, fn, { shutdownSessions = false }
         tls: ctx.tls,
         dir,
         repoRoot: ctx.repoRoot,
-        extraArgs: ctx.kubeLocalLbArgs,
+        extraArgs: [...extraArgs, ...ctx.kubeLocalLbArgs],
         logFile: path.join(ctx.detailDir, `${ctx.tag(scenario, name)}-${i}.log`),
       }));
     }
@@ -196,7 +196,7 @@ export async function rebalance(ctx, name) {
         client.stop();
         await client.done;
       }
-    });
+    }, { extraArgs: ['--rebalance'] });
   } finally {
     await fleet.ensureAll();
   }
