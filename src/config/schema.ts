@@ -108,9 +108,9 @@ export const DEFAULTS = {
   // 3 s after the last good check: a pinned session leaves a dead apiserver within 3 s of the
   // fault (the fault came after that check), and detection leaves the rest for spreading.
   ejectSpreadMs: 3000,
-  // Off until measured without a failed request: the bench's rebalance scenario lost 1-2
-  // requests per 60 closes on a loaded 2-core machine (a request written in the instant of the
-  // close). docs/performance.md.
+  // Off until measured without a failed request: the bench's rebalance scenario lost 5 requests
+  // in 300 closes on a loaded 2-core machine (a request written in the instant of the close).
+  // docs/performance.md.
   rebalance: false,
   // 10 s +-50% per node: 5,000 nodes send a recovered apiserver ~500 redials a second, a tenth
   // of what an all-at-once eject sends each survivor (docs/scale.md).
