@@ -158,7 +158,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe:
       'Sessions of a backend that goes down are closed at random moments up to this long after it last passed a ' +
       'check, so that a fleet\'s reconnects reach the other apiservers spread out; never later, and all at once when ' +
-      'detection took longer (0: all at once, up to 10s)',
+      'detection took longer. Sessions stranded on a backend cut from its etcd are moved over this long after the ' +
+      'grace time (0: all at once, up to 10s)',
     kind: duration({ minMs: 0, maxMs: 10 * MS.second }),
     default: DEFAULTS.ejectSpreadMs,
   },
