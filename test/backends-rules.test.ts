@@ -285,7 +285,8 @@ test('pool: picks by eligibility class, and ramps a recovered backend in by the 
     check(b, 'ok');
     assert.deepEqual(b.state, { kind: 'up', since: now, slowStartEndsAt: now + 10_000 });
     // a carries one session, so b wins least-conn whenever it competes.
-    a.attach({ onBackendDown: () => undefined, onDrainTimeout: () => undefined, flushBytes: () => undefined });
+    a.attach({ onBackendDown: () => undefined, onDrainTimeout: () => undefined, flushBytes: () => undefined, pinned: true,
+      idleState: () => ({ established: true, idleMs: 0, lastFrom: 'none', pendingBytes: 0 }), onRebalance: () => undefined });
     now += 2_500;
     assert.equal(b.rampAt(now), 0.25);
     nextRandom = 0.3; // >= 0.25: b sits this one out

@@ -12,6 +12,7 @@ import { Netns, NS_IP } from './netns.mjs';
 import { canConnect, killEverything } from './procs.mjs';
 import { FLOOR_PROXY, FLOOR_SCENARIOS, PROXIES } from './proxies.mjs';
 import { runScenario, SCENARIOS } from './scenarios.mjs';
+import { fleetPorts } from './fleet-scenarios.mjs';
 import { parseLine, table } from './table.mjs';
 
 const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,12 +28,16 @@ kube-local-lb / HAProxy. Results go to bench/results/<time>/. See bench/README.m
   --tls                 backends speak HTTPS (test CA, name "kubernetes"); clients use TLS
                         through the proxies, checks use TLS
   --scenarios LIST      comma-separated, from: keepalive, newconn, bulk, memory,
-                        failover-stop, failover-kill, failover-netns, eject, checkcost
-                        (default: all; failover-netns needs root and is skipped otherwise)
+                        failover-stop, failover-kill, failover-netns, eject, checkcost,
+                        rebalance, herd (default: all; failover-netns needs root and is
+                        skipped otherwise). rebalance and herd run --proxies proxies of each
+                        kind at once, one per node, with --conns redialling connections each
   --reps N              repetitions (default 3, or 1 with --quick)
   --out DIR             where to write the results (default bench/results/<time>)
   --port-base P         proxy on P, backends on P+1.., their counters on P+${COUNTERS_OFFSET + 1}.. (default 26440)
   --backends N          number of nginx backends (default 3)
+  --proxies N           proxies of each kind in rebalance and herd, on P+100.. (default 20)
+  --conns N             long-lived connections per proxy in rebalance and herd (default 10)
   --kube-local-lb-arg A extra flag for kube-local-lb run (repeat; e.g. --kube-local-lb-arg=--replay=always)
   --node-floor          also run a plain Node proxy (bench/lib/node-pipe.mjs: 'data', write,
                         pause/resume, nothing else) in keepalive, newconn, bulk and memory: what
@@ -45,10 +50,12 @@ const FULL = {
   reps: 3, warmS: 2, wrkS: 10, bulkN: 10, memConns: 2000, settleMs: 2500,
   foIntervalMs: 20, foDurationMs: 15000, foFaultMs: 5000, foHealMs: 10000, foTimeoutMs: 3000,
   ejectConns: 30, ejectFaultMs: 3000, ejectWatchMs: 15000, checkIntervalMs: 50, checkSettleMs: 5000, checkWindowS: 20,
+  fleetProxies: 20, fleetConns: 10, fleetHoldMs: 400000, rebalanceDownMs: 8000, rebalanceWatchMs: 150000, herdSettleMs: 20000, herdWatchMs: 15000,
 };
 const QUICK = {
   ...FULL, reps: 1, warmS: 2, wrkS: 3, bulkN: 3,
   foDurationMs: 10000, foFaultMs: 3000, foHealMs: 7000, ejectFaultMs: 1000, ejectWatchMs: 8000, checkSettleMs: 3000, checkWindowS: 6,
+  rebalanceWatchMs: 90000, herdSettleMs: 8000,
 };
 
 function usageError(msg) {
@@ -69,6 +76,8 @@ function parseOptions(argv) {
         out: { type: 'string' },
         'port-base': { type: 'string', default: '26440' },
         backends: { type: 'string', default: '3' },
+        proxies: { type: 'string', default: '20' },
+        conns: { type: 'string', default: '10' },
         'kube-local-lb-arg': { type: 'string', multiple: true, default: [] },
         'keep-scratch': { type: 'boolean', default: false },
         'node-floor': { type: 'boolean', default: false },
@@ -93,6 +102,11 @@ function parseOptions(argv) {
   if (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65000) usageError(`--port-base: "${parsed['port-base']}" is not a port from 1024 to 65000`);
   const backends = Number(parsed.backends);
   if (!Number.isInteger(backends) || backends < 2 || backends > 9) usageError(`--backends: "${parsed.backends}" is not a number from 2 to 9`);
+  for (const [flag, key, max] of [['proxies', 'fleetProxies', 100], ['conns', 'fleetConns', 200]]) {
+    const v = Number(parsed[flag]);
+    if (!Number.isInteger(v) || v < 1 || v > max) usageError(`--${flag}: "${parsed[flag]}" is not a number from 1 to ${max}`);
+    settings[key] = v;
+  }
   return { ...parsed, settings, scenarios, portBase, backendCount: backends };
 }
 
@@ -194,6 +208,7 @@ async function main() {
   const proxyPort = o.portBase;
   const ports = [proxyPort];
   for (let i = 1; i <= o.backendCount; i++) ports.push(o.portBase + i, o.portBase + i + COUNTERS_OFFSET);
+  if (o.scenarios.includes('rebalance') || o.scenarios.includes('herd')) ports.push(...fleetPorts(o.portBase, o.settings.fleetProxies));
   for (const port of ports) {
     if (await canConnect('127.0.0.1', port, 500)) {
       process.stderr.write(`bench: 127.0.0.1:${port} is in use (another run?); pick other ports with --port-base\n`);
@@ -225,6 +240,7 @@ async function main() {
   const ctx = {
     settings: o.settings,
     proxyPort,
+    portBase: o.portBase,
     scratch,
     detailDir,
     repoRoot: REPO,

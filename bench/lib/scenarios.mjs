@@ -8,11 +8,12 @@ import { BIG_BYTES } from './fleet.mjs';
 import { Netns, NS_IP } from './netns.mjs';
 import { cpuSeconds, memoryKb, processTree, runCommand, startClient } from './procs.mjs';
 import { startProxy, stopProxy } from './proxies.mjs';
+import { herd, rebalance } from './fleet-scenarios.mjs';
 
 const CLIENTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'clients');
 const now = () => performance.timeOrigin + performance.now();
 
-export const SCENARIOS = ['keepalive', 'newconn', 'bulk', 'memory', 'failover-stop', 'failover-kill', 'failover-netns', 'eject', 'checkcost'];
+export const SCENARIOS = ['keepalive', 'newconn', 'bulk', 'memory', 'failover-stop', 'failover-kill', 'failover-netns', 'eject', 'checkcost', 'rebalance', 'herd'];
 
 /**
  * Runs `fn(proxy)` with proxy `name` started fresh in front of the fleet; always stops it.
@@ -381,6 +382,8 @@ export function runScenario(ctx, scenario, name) {
     case 'failover-netns': return failover(ctx, name, 'netns');
     case 'eject': return eject(ctx, name);
     case 'checkcost': return checkcost(ctx, name);
+    case 'rebalance': return rebalance(ctx, name);
+    case 'herd': return herd(ctx, name);
     default: throw new Error(`unknown scenario ${scenario}`);
   }
 }

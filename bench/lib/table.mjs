@@ -50,6 +50,23 @@ export const FIGURES = {
     { key: 'close_ms_max', label: 'fault -> last of them closed, ms', better: 'lower', never: true },
     { key: 'collateral', label: 'other connections closed', better: 'lower', count: true },
   ],
+  rebalance: [
+    { key: 'balance_s', label: 'revival -> every proxy within one of even, s', better: 'lower', never: true },
+    { key: 'rebalanced', label: 'connections closed to rebalance', count: true },
+    { key: 'failed', label: 'requests failed after revival', better: 'lower', count: true },
+    { key: 'failed_at_kill', label: 'requests failed by the kill', count: true },
+    { key: 'reconnect_peak_per_s', label: 'reconnects at a survivor after the kill, peak/s', better: 'lower' },
+    { key: 'revived_peak_per_s', label: 'reconnects at the revived backend, peak/s', better: 'lower' },
+    { key: 'on_revived_at_end', label: 'connections on the revived backend at the end', better: 'higher' },
+  ],
+  herd: [
+    { key: 'pinned', label: 'connections on the frozen backend', count: true },
+    { key: 'closed', label: 'of those, closed by the proxy', better: 'higher', count: true },
+    { key: 'close_ms_first', label: 'fault -> first of them closed, ms' },
+    { key: 'close_ms_max', label: 'fault -> last of them closed, ms', better: 'lower', never: true },
+    { key: 'reconnect_peak_per_s', label: 'reconnects at a survivor, peak/s', better: 'lower' },
+    { key: 'failed', label: 'requests failed', better: 'lower', count: true },
+  ],
   checkcost: [
     { key: 'backend_us_per_check', label: 'backend CPU per check, µs', better: 'lower' },
     { key: 'conns_per_check', label: 'new connections per check', better: 'lower' },
@@ -164,7 +181,7 @@ export function table(records) {
       lines.push(row);
     }
   }
-  const variant = records.some((r) => r.scenario === 'eject' && r.variant) ? ' In eject, HAProxy runs with `on-marked-down shutdown-sessions`.' : '';
+  const variant = records.some((r) => (r.scenario === 'eject' || r.scenario === 'herd') && r.variant) ? ' In eject and herd, HAProxy runs with `on-marked-down shutdown-sessions`.' : '';
   return [
     `Medians over ${reps} repetition${reps === 1 ? '' : 's'}; the ratio is the median of the per-repetition ratios` +
       `${reps > 1 ? ' [lowest-highest]' : ''}, for counts (failures, errors, connections) the ratio of the totals. ↑ higher is better, ↓ lower is better; "never": not before the end of the run.${variant}`,

@@ -1,5 +1,7 @@
 import type { BackendConfig } from '../config/schema.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
+import { ejectDelays } from './eject-spread.js';
+import type { IdleState } from './rebalance.js';
 import { type BackendState, type Streak, type Thresholds, ejectsOnDown, isGood, nextState, nextStreak, rampAt, sessionFailureStreak, strandsSessions } from './transitions.js';
 
 /** What a backend needs of a session: to be told its backend went away. */
@@ -10,6 +12,12 @@ export interface BackendSession {
   onDrainTimeout(backend: Backend): void;
   /** Adds the bytes moved since the last call to the backend's totals. */
   flushBytes(): void;
+  /** Past the point where it could move by replay: an eject closes it (at a random moment of the spread). */
+  readonly pinned: boolean;
+  /** Traffic so far, for the quiet rule of rebalancing. */
+  idleState(): IdleState;
+  /** Close it so that the client redials a less loaded backend (it was found quiet). */
+  onRebalance(): void;
 }
 
 export interface Transition {
@@ -53,11 +61,15 @@ export class Backend {
   #authorized = true;
   #drainTimer: NodeJS.Timeout | undefined;
   #strandTimer: NodeJS.Timeout | undefined;
+  /** Pending closes of an eject spread over a window. */
+  readonly #ejectTimers = new Set<NodeJS.Timeout>();
+  /** When it last passed a check: the fault of a down backend came after this. */
+  #lastGoodAt: number | undefined;
   #removed = false;
 
   constructor(
     spec: BackendConfig,
-    private readonly thresholds: () => Thresholds & { drainTimeoutMs: number; strandGraceMs: number },
+    private readonly thresholds: () => Thresholds & { drainTimeoutMs: number; strandGraceMs: number; ejectSpreadMs: number },
     private readonly onTransition: (t: Transition) => void,
     now: number,
     /** True while no other backend can take this one's sessions (panic): they are not closed. */
@@ -67,6 +79,8 @@ export class Backend {
      * backend can take them: the owner moves them (logs, then `eject`).
      */
     private readonly onStranded: (backend: Backend, reason: Reason) => void = () => undefined,
+    /** Picks the moments of a spread eject (eject-spread.ts). */
+    private readonly random: () => number = Math.random,
   ) {
     this.address = spec.address;
     this.host = spec.host;
@@ -156,10 +170,15 @@ export class Backend {
     else if (verdict === 'pass') this.#authorized = true;
     // A bad verdict makes the backend suspect at once: from an apiserver's first 500 (graceful
     // shutdown) it gets new sessions only if nothing else can take them, before `fall` confirms.
-    if (isGood(verdict)) this.#suspectSince = undefined;
-    else this.#suspectSince ??= check.at;
+    if (isGood(verdict)) {
+      this.#suspectSince = undefined;
+      this.#lastGoodAt = check.at;
+    } else {
+      this.#suspectSince ??= check.at;
+    }
     this.#streak = nextStreak(this.#streak, verdict);
-    this.#apply(check.reason, check.at);
+    // The check started at `at`; what follows it (an eject's window) starts when it ended.
+    this.#apply(check.reason, check.at, check.at + check.durationMs);
     // Draining and down say more than suspect: selection takes them only in panic, or never.
     if (this.#state.kind === 'down' || this.#state.kind === 'draining') this.#suspectSince = undefined;
     return { authorizedChanged: wasAuthorized !== this.#authorized };
@@ -183,15 +202,17 @@ export class Backend {
     this.#suspectSince = undefined;
   }
 
-  #apply(reason: Reason, now: number): void {
+  #apply(reason: Reason, at: number, now: number): void {
     const from = this.#state;
-    const to = nextState(from, this.#streak, reason, this.thresholds(), now);
+    const to = nextState(from, this.#streak, reason, this.thresholds(), at);
     if (to === from) return;
     this.#state = to;
     this.#streak = { good: 0, bad: 0 };
     const ejects = this.#sessions.size > 0 && to.kind === 'down' && ejectsOnDown(reason);
     this.onTransition({ backend: this, from, to, reason, ejects });
-    if (ejects) this.eject(reason);
+    // Down by silence: the fault came after the last good check, so the spread window ends
+    // `ejectSpreadMs` after it and detection eats into it.
+    if (ejects) this.eject(reason, now, this.#lastGoodAt);
     else this.#afterTransition(to.kind);
   }
 
@@ -214,11 +235,38 @@ export class Backend {
     this.#strandTimer.unref();
   }
 
-  /** Closes every session (RST): their clients redial, and the pool sends them elsewhere. */
-  eject(reason: Reason): void {
+  /**
+   * Closes every session (RST): their clients redial, and the pool sends them elsewhere. Sessions
+   * not yet answered move to another backend at once (replay); pinned ones are closed at random
+   * moments up to `ejectSpreadMs` after `windowFrom` (eject-spread.ts), so that a fleet's
+   * reconnects reach the other apiservers spread out. `windowFrom` is when the backend was last
+   * seen working for a backend down by silence; for stranded sessions it is the moment of the
+   * move (`now`, the default): the grace time has passed, and the spread follows it.
+   */
+  eject(reason: Reason, now: number, windowFrom: number | undefined = now): void {
     this.#clearDrainTimer();
     this.#clearStrandTimer();
-    for (const session of [...this.#sessions]) session.onBackendDown(this, reason);
+    const sessions = [...this.#sessions];
+    const pinned = sessions.filter((s) => s.pinned);
+    for (const session of sessions) if (!session.pinned) session.onBackendDown(this, reason);
+    const delays = ejectDelays({ count: pinned.length, now, lastGoodAt: windowFrom, spreadMs: this.thresholds().ejectSpreadMs, random: this.random });
+    pinned.forEach((session, i) => {
+      const delay = delays[i] ?? 0;
+      if (delay === 0) {
+        session.onBackendDown(this, reason);
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#ejectTimers.delete(timer);
+        session.onBackendDown(this, reason);
+      }, delay);
+      this.#ejectTimers.add(timer);
+    });
+  }
+
+  #clearEjectTimers(): void {
+    for (const timer of this.#ejectTimers) clearTimeout(timer);
+    this.#ejectTimers.clear();
   }
 
   #clearStrandTimer(): void {
@@ -229,6 +277,8 @@ export class Backend {
   #afterTransition(kind: BackendState['kind']): void {
     if (kind === 'draining') this.armStrandTimer();
     else this.#clearStrandTimer();
+    // Back up while a spread eject was under way: the sessions not yet closed may stay.
+    if (kind === 'up') this.#clearEjectTimers();
     if (kind === 'draining' || kind === 'down') {
       // Down by refusal: the sessions end when the apiserver ends them, or at the drain timeout.
       if (this.#drainTimer === undefined && this.#sessions.size > 0) this.#startDrainTimer();
@@ -262,6 +312,7 @@ export class Backend {
   close(): void {
     this.#clearDrainTimer();
     this.#clearStrandTimer();
+    this.#clearEjectTimers();
   }
 
   #clearDrainTimer(): void {

@@ -28,6 +28,7 @@ export class BackendMetrics {
   readonly checkDuration: Histogram<'backend'>;
   readonly transitions: Counter<'backend' | 'from' | 'to'>;
   readonly ejectedSessions: Counter<'backend'>;
+  readonly rebalancedSessions: Counter<'backend'>;
   readonly checkAuthorized: Gauge<'backend'>;
   readonly panic: Gauge;
   readonly allBackendsDown: Gauge;
@@ -109,7 +110,13 @@ export class BackendMetrics {
     });
     this.ejectedSessions = new Counter({
       name: `${P}ejected_sessions_total`,
-      help: 'Sessions reset at once because their backend went down (eject), so that their clients redial.',
+      help: 'Sessions reset because their backend went down (eject, spread over --eject-spread), so that their clients redial.',
+      labelNames: ['backend'] as const,
+      registers,
+    });
+    this.rebalancedSessions = new Counter({
+      name: `${P}rebalanced_sessions_total`,
+      help: 'Quiet sessions closed on this backend so that their clients redial a less loaded one (--rebalance).',
       labelNames: ['backend'] as const,
       registers,
     });
@@ -154,6 +161,7 @@ export class BackendMetrics {
     this.checkDuration.remove({ backend });
     for (const from of STATE_KINDS) for (const to of STATE_KINDS) this.transitions.remove({ backend, from, to });
     this.ejectedSessions.remove({ backend });
+    this.rebalancedSessions.remove({ backend });
     this.checkAuthorized.remove({ backend });
   }
 }

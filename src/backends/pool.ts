@@ -194,12 +194,13 @@ export class Pool {
   #add(spec: Config['backends'][number]): Checker {
     const backend: Backend = new Backend(spec, () => ({ rise: this.#config.health.rise, fall: this.#config.health.fall,
       slowStartMs: this.#config.slowStartMs, drainTimeoutMs: this.#config.drainTimeoutMs,
-      strandGraceMs: this.#config.health.intervalMs + this.#config.health.timeoutMs }),
+      strandGraceMs: this.#config.health.intervalMs + this.#config.health.timeoutMs,
+      ejectSpreadMs: this.#config.ejectSpreadMs }),
       (t) => this.#onTransition(t), this.#now(), () => !this.#othersLive(backend),
       (b, reason): void => {
         this.#logEject(b, reason);
-        b.eject(reason);
-      });
+        b.eject(reason, this.#now());
+      }, this.#random);
     this.#backends.set(spec.address, backend);
     this.#metrics.setState(backend.address, 'unknown');
     this.#metrics.checkAuthorized.set({ backend: backend.address }, 1);

@@ -108,6 +108,10 @@ function toConfig(settings: EffectiveSettings, configFile: string | undefined): 
     drainTimeoutMs: value('drainTimeoutMs'),
     slowStartMs: value('slowStartMs'),
     shutdownGraceMs: value('shutdownGraceMs'),
+    ejectSpreadMs: value('ejectSpreadMs'),
+    rebalance: value('rebalance'),
+    rebalanceIntervalMs: value('rebalanceIntervalMs'),
+    rebalanceQuietMs: value('rebalanceQuietMs'),
     health: {
       path: value('healthPath'),
       intervalMs: value('healthIntervalMs'),

@@ -18,6 +18,10 @@ export interface Settings {
   drainTimeoutMs: number;
   slowStartMs: number;
   shutdownGraceMs: number;
+  ejectSpreadMs: number;
+  rebalance: boolean;
+  rebalanceIntervalMs: number;
+  rebalanceQuietMs: number;
   healthPath: string;
   healthIntervalMs: number;
   healthTimeoutMs: number;
@@ -146,6 +150,45 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'On SIGTERM, how long open sessions may continue before they are closed (0-1h)',
     kind: period,
     default: DEFAULTS.shutdownGraceMs,
+  },
+  ejectSpreadMs: {
+    flag: 'eject-spread',
+    file: 'ejectSpread',
+    group: 'proxy',
+    describe:
+      'Sessions of a backend that goes down are closed at random moments up to this long after it last passed a ' +
+      'check, so that a fleet\'s reconnects reach the other apiservers spread out; never later, and all at once when ' +
+      'detection took longer. Sessions stranded on a backend cut from its etcd are moved over this long after the ' +
+      'grace time (0: all at once, up to 10s)',
+    kind: duration({ minMs: 0, maxMs: 10 * MS.second }),
+    default: DEFAULTS.ejectSpreadMs,
+  },
+  rebalance: {
+    flag: 'rebalance',
+    file: 'rebalance',
+    group: 'proxy',
+    describe:
+      'When the sessions of the best priority are uneven across its up backends (after a recovery), close one quiet ' +
+      'session of the busiest every --rebalance-interval until they are within one; the client redials to the least ' +
+      'loaded. Quiet: no bytes either way for --rebalance-quiet, the last ones from the backend. Never in panic',
+    kind: boolean(),
+    default: DEFAULTS.rebalance,
+  },
+  rebalanceIntervalMs: {
+    flag: 'rebalance-interval',
+    file: 'rebalanceInterval',
+    group: 'proxy',
+    describe: 'Mean time between two sessions this node closes to rebalance, with ±50% jitter (1s-1h)',
+    kind: duration({ minMs: MS.second, maxMs: MS.hour }),
+    default: DEFAULTS.rebalanceIntervalMs,
+  },
+  rebalanceQuietMs: {
+    flag: 'rebalance-quiet',
+    file: 'rebalanceQuiet',
+    group: 'proxy',
+    describe: 'How long a session must have moved no bytes, the last ones from the backend, before it may be closed to rebalance (100ms-10m)',
+    kind: duration({ minMs: 100, maxMs: 10 * MS.minute }),
+    default: DEFAULTS.rebalanceQuietMs,
   },
   healthPath: {
     flag: 'health-path',

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Backend, BackendSession } from '../backends/backend.js';
 import type { Pool } from '../backends/pool.js';
+import type { IdleState } from '../backends/rebalance.js';
 import type { Config } from '../config/schema.js';
 import { type Reason, reasonOfError } from '../health/verdict.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,7 @@ export type CloseReason =
   | 'not_replayable'
   | 'ejected'
   | 'drain_timeout'
+  | 'rebalanced'
   | 'shutdown';
 
 export interface SessionContext {
@@ -57,6 +59,9 @@ export class Session implements BackendSession {
   readonly #acceptedAt = performance.now();
   #flushedUp = 0;
   #flushedDown = 0;
+  /** performance.now() of the last bytes from each side once established: the quiet rule's input. */
+  #lastClientAt = 0;
+  #lastBackendAt = 0;
 
   readonly client: net.Socket;
 
@@ -161,6 +166,7 @@ export class Session implements BackendSession {
 
   #onClientData(chunk: Buffer): void {
     if (this.#phase === 'established') {
+      this.#lastClientAt = performance.now();
       if (this.#upstream && !this.#upstream.write(chunk)) this.client.pause();
       return;
     }
@@ -195,6 +201,7 @@ export class Session implements BackendSession {
       }
       this.client.resume();
     }
+    this.#lastBackendAt = performance.now();
     if (!this.client.write(chunk)) this.#upstream?.pause();
   }
 
@@ -274,6 +281,25 @@ export class Session implements BackendSession {
     }
     this.#dropUpstream();
     this.#replay(backend, reason);
+  }
+
+  /** Past the backend's first byte, or its bytes are the backend's already: it cannot move by replay. */
+  get pinned(): boolean {
+    return this.#phase === 'established' || this.#committed;
+  }
+
+  /** How long nothing moved, and who sent last: what rebalancing asks before it closes a session. */
+  idleState(now = performance.now()): IdleState {
+    const established = this.#phase === 'established';
+    const last = Math.max(this.#lastClientAt, this.#lastBackendAt);
+    const lastFrom = !established || last === 0 ? 'none' : this.#lastBackendAt > this.#lastClientAt ? 'backend' : 'client';
+    const pendingBytes = (this.#upstream?.writableLength ?? 0) + this.client.writableLength;
+    return { established, idleMs: established && last > 0 ? now - last : 0, lastFrom, pendingBytes };
+  }
+
+  /** Closed to move the client to a less loaded backend: a FIN on a quiet connection, it redials. */
+  onRebalance(): void {
+    this.close('rebalanced', false);
   }
 
   onDrainTimeout(backend: Backend): void {

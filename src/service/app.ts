@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { AdminServer } from '../admin/server.js';
 import { Pool } from '../backends/pool.js';
+import { Rebalancer } from '../backends/rebalancer.js';
 import { formatHostPort } from '../config/address.js';
 import { configChanges } from '../config/changes.js';
 import type { Config, HostPort } from '../config/schema.js';
@@ -55,6 +56,7 @@ class Runtime implements App {
   readonly #log: Logger;
   readonly #front: Front;
   readonly #discovery: DiscoveryController;
+  readonly #rebalancer: Rebalancer;
   #config: Config;
   #admin: AdminServer | undefined;
   #adminAddress: HostPort | null = null;
@@ -66,6 +68,8 @@ class Runtime implements App {
     this.metrics = createMetrics(o.registry);
     this.pool = new Pool(config, { log: o.log, metrics: this.metrics.backends });
     this.#discovery = new DiscoveryController({ pool: this.pool, log: o.log, metrics: this.metrics.discovery });
+    this.#rebalancer = new Rebalancer({ backends: () => this.pool.backends, panic: () => this.pool.panic,
+      config: () => this.#config, metrics: this.metrics.backends, log: o.log });
     this.#front = new Front({ pool: this.pool, metrics: this.metrics.proxy, log: o.log, config: () => this.#config,
       ...(o.listenFds ? { listenFds: o.listenFds } : {}) });
   }
@@ -88,6 +92,7 @@ class Runtime implements App {
     // Before the checkers start: the state file's backends are checked with the seeds.
     this.#discovery.apply(this.#config);
     this.pool.start();
+    this.#rebalancer.start();
     await this.#front.open();
     if (this.#config.adminListen) {
       this.#admin = new AdminServer({
@@ -131,6 +136,7 @@ class Runtime implements App {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
+    this.#rebalancer.stop();
     await this.#front.drain(graceMs);
     await this.#discovery.close();
     this.pool.close();

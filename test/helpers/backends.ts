@@ -21,6 +21,8 @@ export interface HttpBackend {
   revive(): Promise<void>;
   /** Delay every answer by `ms`. */
   slow(ms: number): void;
+  /** Delay the answers to everything but the health endpoints by `ms`: a request in flight while checks pass. */
+  slowRequests(ms: number): void;
   healthChecks: number;
   connections: number;
   close(): Promise<void>;
@@ -31,6 +33,7 @@ export async function httpBackend(name: string, port = 0): Promise<HttpBackend> 
   let body = 'ok';
   let blackholed = false;
   let delayMs = 0;
+  let requestDelayMs = 0;
   const sockets = new Set<net.Socket>();
   const b: HttpBackend = {
     name,
@@ -64,6 +67,9 @@ export async function httpBackend(name: string, port = 0): Promise<HttpBackend> 
     slow(ms) {
       delayMs = ms;
     },
+    slowRequests(ms) {
+      requestDelayMs = ms;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       if (front.listening) await new Promise<void>((r) => front.close(() => r()));
@@ -80,7 +86,9 @@ export async function httpBackend(name: string, port = 0): Promise<HttpBackend> 
         return;
       }
       req.resume();
-      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name }).end(name);
+      const reply = () => res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name }).end(name);
+      if (requestDelayMs > 0) setTimeout(reply, requestDelayMs);
+      else reply();
     };
     if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();

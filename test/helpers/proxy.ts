@@ -17,6 +17,10 @@ export function testConfig(c: TestConfig): Config {
     adminListen: null,
     configFile: undefined,
     slowStartMs: 0,
+    // Tests of other behaviour see no session closed to rebalance and ejects at once; the tests
+    // of these two turn them on.
+    rebalance: false,
+    ejectSpreadMs: 0,
     ...c,
     backends: c.backends.map((b) => {
       const spec = typeof b === 'string' ? { address: b } : b;
