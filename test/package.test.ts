@@ -58,7 +58,7 @@ test('the executable says its version, checks a config and refuses a bad flag wi
 
 test('the executable proxies to a TLS apiserver imitation and stops cleanly on SIGTERM', async (t) => {
   if (!needPackage(t)) return;
-  const cluster = await fakeCluster(1);
+  const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);
