@@ -1,143 +1,120 @@
 /**
- * Network faults between the proxy and one apiserver, made with real kernel tools in a network
- * namespace (root): delay and random loss with `tc ... netem`, every packet dropped by the
+ * Network faults between the proxy and one apiserver, made with real kernel tools in network
+ * namespaces (root): delay and random loss with `tc ... netem`, every packet dropped by the
  * link's queue (a firewall's DROP, the link itself up), and an apiserver reached over IPv6.
+ * kube-local-lb, its clients and a second apiserver run in a "node" namespace; the apiserver
+ * under test is in a namespace of its own behind the veth pair: no interface of the root
+ * namespace is involved.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import tls from 'node:tls';
+import { test, type TestContext } from 'node:test';
 import { fakeCluster, type FakeCluster } from './helpers/cluster.js';
-import { logSink } from './helpers/logs.js';
-import { fakeApiserverIn, netnsUnavailable } from './helpers/netns.js';
-import { type LinkHost, makeLinkHost, netemUnavailable } from './helpers/netns-link.js';
-import { startProxy, type TestProxy } from './helpers/proxy.js';
+import type { LbProcess } from './helpers/lb-process.js';
+import { backendDoc, type NsClient, startNodeProxy, startNsClient } from './helpers/netns-client.js';
+import { fakeApiserverIn, makeNetnsHost, netemUnavailable, netnsUnavailable, type NetnsHost } from './helpers/netns.js';
 import { waitUntil } from './helpers/wait.js';
 
 const rootSkip = netnsUnavailable();
 const netemSkip = rootSkip ?? netemUnavailable();
 
-/** One HTTPS GET /livez through the proxy on a fresh connection: the name of the apiserver that answered. */
-function livez(port: number, ca: string, host = '127.0.0.1'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host, port, ca, servername: 'kubernetes', ALPNProtocols: ['http/1.1'] });
-    let got = '';
-    const timer = setTimeout(() => socket.destroy(new Error(`no answer within 10 s: ${got}`)), 10_000);
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.on('secureConnect', () => socket.write('GET /livez HTTP/1.1\r\nHost: kubernetes\r\nConnection: close\r\n\r\n'));
-    socket.on('data', (d: Buffer) => (got += d.toString()));
-    socket.on('end', () => {
-      clearTimeout(timer);
-      const name = /x-fake-apiserver: (\S+)/i.exec(got)?.[1];
-      if (name && got.endsWith('ok')) resolve(name);
-      else reject(new Error(`not an answer: ${got}`));
-    });
-  });
-}
-
 interface Setup {
   cluster: FakeCluster;
-  host: LinkHost;
+  host: NetnsHost;
   remote: string;
   local: string;
-  lb: TestProxy;
-  logs: ReturnType<typeof logSink>;
+  lb: LbProcess;
+  client: NsClient;
 }
 
-/** A local apiserver, one in a namespace behind the link under test, and the proxy in front of both. */
-async function setUp(t: { after(fn: () => unknown): void }, index: number, health: { intervalMs: number; timeoutMs: number }): Promise<Setup> {
-  const cluster = await fakeCluster(1, { startup: 'instant' });
+/** An apiserver on the node's loopback, one behind the link under test, and the proxy in front of both. */
+async function setUp(t: TestContext, index: number, health: { interval: string; timeout: string }): Promise<Setup> {
+  const cluster = await fakeCluster(0, { startup: 'instant' });
   t.after(() => cluster.close());
-  const host = makeLinkHost(index);
+  const host = makeNetnsHost(index);
   t.after(() => host.remove());
-  const fake = await fakeApiserverIn(host, cluster.pki.tls, 'instant');
+  const fake = await fakeApiserverIn(host.spawn, host.ip, cluster.pki.tls, 'instant');
   t.after(() => fake.child.kill('SIGKILL'));
-  const local = cluster.apiservers[0]?.address ?? '';
-  const remote = `${host.ip}:${fake.port}`;
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [remote, local],
-    health: { scheme: 'https', fall: 2, rise: 1, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), ...health } }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: remote, to: 'up' });
-  await logs.waitFor({ event: 'backend_state', backend: local, to: 'up' });
-  return { cluster, host, remote, local, lb, logs };
+  const near = await fakeApiserverIn(host.nodeSpawn, '127.0.0.1', cluster.pki.tls, 'instant', 'local');
+  t.after(() => near.child.kill('SIGKILL'));
+  const caFile = cluster.file('ca.crt', cluster.pki.ca.certPem);
+  const lb = await startNodeProxy(t, host, caFile, ['--backend', fake.address, '--backend', near.address,
+    '--health-interval', health.interval, '--health-timeout', health.timeout, '--health-fall', '2', '--health-rise', '1']);
+  await lb.waitFor({ event: 'backend_state', backend: fake.address, to: 'up' });
+  await lb.waitFor({ event: 'backend_state', backend: near.address, to: 'up' });
+  return { cluster, host, remote: fake.address, local: near.address, lb, client: startNsClient(t, host, caFile) };
 }
 
-async function passedChecks(lb: TestProxy, address: string): Promise<number> {
-  const { values } = await lb.app.metrics.backends.checks.get();
-  return values.filter((v) => v.labels['backend'] === address && v.labels['verdict'] === 'pass').reduce((sum, v) => sum + v.value, 0);
+function passedChecks(lb: LbProcess, address: string): Promise<number> {
+  return lb.metric('kube_local_lb_backend_checks_total', { backend: address, verdict: 'pass' });
 }
 
-function backendOf(lb: TestProxy, address: string) {
-  const b = lb.app.pool.backends.find((x) => x.address === address);
-  assert.ok(b, address);
-  return b;
-}
+const stateOf = async (lb: LbProcess, address: string): Promise<string> => (await backendDoc(lb, address)).state;
+const down = (lb: LbProcess, address: string) => lb.records.find((r) => r['event'] === 'backend_state' && r['backend'] === address && r['to'] === 'down');
 
 test('netem: delay under the check timeout keeps the backend up and serving; heavy loss takes it down; healed, it is back', { skip: netemSkip }, async (t) => {
-  const { cluster, host, remote, local, lb, logs } = await setUp(t, 1, { intervalMs: 200, timeoutMs: 800 });
-  const ca = cluster.pki.ca.certPem;
+  const { host, remote, local, lb, client } = await setUp(t, 1, { interval: '200ms', timeout: '800ms' });
   // 100 ms each way: a check on the kept-alive connection takes one round trip (200 ms), a fresh
   // TLS connection three (600 ms): both under the 800 ms timeout.
   host.qdisc(['netem', 'delay', '100ms']);
-  const passes = () => backendOf(lb, remote).lastCheck?.reason === 'ok' && (backendOf(lb, remote).lastCheck?.durationMs ?? 0) >= 150;
-  await waitUntil(passes, 'a check of the delayed backend that passed slowly');
+  const passes = async () => {
+    const c = (await backendDoc(lb, remote)).lastCheck;
+    return c?.reason === 'ok' && c.durationMs >= 150;
+  };
+  await waitUntil(passes, 'a check of the delayed backend that passed slowly', 10_000, 100);
   const checksBefore = await passedChecks(lb, remote);
   const answered = new Set<string>();
-  for (let i = 0; i < 16; i++) answered.add(await livez(lb.port, ca));
-  await waitUntil(async () => (await passedChecks(lb, remote)) >= checksBefore + 8, 'eight more passed checks of the delayed backend');
-  assert.equal(logs.find({ event: 'backend_state', backend: remote, to: 'down' }), undefined, 'delayed, not down');
-  assert.equal(backendOf(lb, remote).state.kind, 'up');
+  for (let i = 0; i < 16; i++) answered.add(await client.livez(lb.port));
+  await waitUntil(async () => (await passedChecks(lb, remote)) >= checksBefore + 8, 'eight more passed checks of the delayed backend', 10_000, 100);
+  assert.equal(down(lb, remote), undefined, 'delayed, not down');
+  assert.equal(await stateOf(lb, remote), 'up');
   assert.ok(answered.has('in-netns'), `the delayed backend served sessions too (${[...answered].join(', ')})`);
 
   // 90% of packets lost both ways: checks time out, the backend goes down; clients do not notice.
   host.qdisc(['netem', 'loss', '90%']);
-  await logs.waitFor({ event: 'backend_state', backend: remote, to: 'down' }, 15_000);
-  for (let i = 0; i < 10; i++) assert.equal(await livez(lb.port, ca), cluster.apiservers[0]?.name, 'served by the local apiserver');
+  await lb.waitFor({ event: 'backend_state', backend: remote, to: 'down' }, 15_000);
+  for (let i = 0; i < 10; i++) assert.equal(await client.livez(lb.port), 'local', 'served by the local apiserver');
   host.clearQdisc();
-  await waitUntil(() => backendOf(lb, remote).state.kind === 'up', 'the healed backend up again', 15_000);
-  assert.equal(backendOf(lb, local).state.kind, 'up');
+  await waitUntil(async () => (await stateOf(lb, remote)) === 'up', 'the healed backend up again', 15_000, 100);
+  assert.equal(await stateOf(lb, local), 'up');
 });
 
 test('every packet dropped by the link queue (a firewall DROP, the link up): down, replayed elsewhere, back when it stops', { skip: rootSkip }, async (t) => {
-  const { cluster, host, remote, lb, logs } = await setUp(t, 2, { intervalMs: 200, timeoutMs: 300 });
-  const ca = cluster.pki.ca.certPem;
+  const { host, remote, lb, client } = await setUp(t, 2, { interval: '200ms', timeout: '300ms' });
   // A queue of length 0: every packet the link would carry is dropped, silently.
   host.qdisc(['pfifo', 'limit', '0']);
   const dropAt = Date.now();
   // New sessions during the fault all succeed: those sent to the silent backend are replayed.
-  for (let i = 0; i < 10; i++) assert.equal(await livez(lb.port, ca), cluster.apiservers[0]?.name);
-  const down = await logs.waitFor({ event: 'backend_state', backend: remote, to: 'down' }, 15_000);
-  assert.ok(['timeout', 'connect_timeout'].includes(String(down['reason'])), String(down['reason']));
-  t.diagnostic(`down ${Date.parse(String(down['time'])) - dropAt} ms after the drops began`);
+  for (let i = 0; i < 10; i++) assert.equal(await client.livez(lb.port), 'local');
+  const wentDown = await lb.waitFor({ event: 'backend_state', backend: remote, to: 'down' }, 15_000);
+  assert.ok(['timeout', 'connect_timeout'].includes(String(wentDown['reason'])), String(wentDown['reason']));
+  t.diagnostic(`down ${Date.parse(String(wentDown['time'])) - dropAt} ms after the drops began`);
   host.clearQdisc();
-  await waitUntil(() => backendOf(lb, remote).state.kind === 'up', 'up again once packets pass', 15_000);
+  await waitUntil(async () => (await stateOf(lb, remote)) === 'up', 'up again once packets pass', 15_000, 100);
   const answered = new Set<string>();
-  for (let i = 0; i < 30 && !answered.has('in-netns'); i++) answered.add(await livez(lb.port, ca));
+  for (let i = 0; i < 30 && !answered.has('in-netns'); i++) answered.add(await client.livez(lb.port));
   assert.ok(answered.has('in-netns'), 'the recovered backend serves again');
 });
 
 test('an apiserver reached over IPv6 on a veth ([fd00::]), clients on [::1]', { skip: rootSkip }, async (t) => {
   const cluster = await fakeCluster(0, { startup: 'instant' });
   t.after(() => cluster.close());
-  const host = makeLinkHost(3);
+  const host = makeNetnsHost(3);
   t.after(() => host.remove());
-  const fake = await fakeApiserverIn({ ...host, ip: host.ip6 }, cluster.pki.tls, 'instant');
+  const fake = await fakeApiserverIn(host.spawn, host.ip6, cluster.pki.tls, 'instant');
   t.after(() => fake.child.kill('SIGKILL'));
   const remote = `[${host.ip6}]:${fake.port}`;
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [remote], listen: [{ host: '::1', port: 0 }, { host: '127.0.0.1', port: 0 }],
-    health: { scheme: 'https', intervalMs: 200, timeoutMs: 500, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) } }, logs);
-  t.after(() => lb.close());
-  const up = await logs.waitFor({ event: 'backend_state', backend: remote, to: 'up' });
+  assert.equal(fake.address, remote);
+  const caFile = cluster.file('ca.crt', cluster.pki.ca.certPem);
+  const lb = await startNodeProxy(t, host, caFile, ['--backend', remote, '--listen', '[::1]:0', '--listen', '127.0.0.1:0',
+    '--health-interval', '200ms', '--health-timeout', '500ms']);
+  const up = await lb.waitFor({ event: 'backend_state', backend: remote, to: 'up' });
   assert.equal(up['reason'], 'ok');
-  const [six, four] = lb.app.listenAddresses;
-  assert.equal(six?.host, '::1');
-  assert.equal(await livez(six?.port ?? 0, cluster.pki.ca.certPem, '::1'), 'in-netns');
-  assert.equal(await livez(four?.port ?? 0, cluster.pki.ca.certPem), 'in-netns');
+  const [six, four] = lb.listen;
+  assert.match(six ?? '', /^\[::1\]:\d+$/);
+  const client = startNsClient(t, host, caFile);
+  assert.equal(await client.livez(Number(six?.split(':').pop()), '::1'), 'in-netns');
+  assert.equal(await client.livez(Number(four?.split(':').pop())), 'in-netns');
   // The link goes: the IPv6 backend is found down like any other.
   host.linkDown();
-  await logs.waitFor({ event: 'backend_state', backend: remote, to: 'down' }, 10_000);
+  await lb.waitFor({ event: 'backend_state', backend: remote, to: 'down' }, 10_000);
 });

@@ -1,80 +1,44 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import tls from 'node:tls';
 import { fakeCluster } from './helpers/cluster.js';
-import { logSink } from './helpers/logs.js';
+import { startNodeProxy, startNsClient, type NsSession } from './helpers/netns-client.js';
 import { fakeApiserverIn, makeNetnsHost, netnsUnavailable } from './helpers/netns.js';
-import { startProxy } from './helpers/proxy.js';
 
-/** A kept-alive HTTPS connection through the proxy; `ask()` sends one GET and says who answered. */
-async function session(port: number, ca: string): Promise<{ socket: tls.TLSSocket; ask(): Promise<string> }> {
-  const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'kubernetes', ALPNProtocols: ['http/1.1'] });
-  socket.on('error', () => undefined);
-  await new Promise((resolve, reject) => {
-    socket.once('secureConnect', resolve);
-    socket.once('error', reject);
-  });
-  return {
-    socket,
-    ask: () =>
-      new Promise((resolve, reject) => {
-        let got = '';
-        const onData = (d: Buffer) => {
-          got += d.toString();
-          const name = /x-fake-apiserver: (\S+)/i.exec(got)?.[1];
-          if (name && got.includes('\r\n\r\n') && got.endsWith('ok')) {
-            socket.off('data', onData);
-            resolve(name);
-          }
-        };
-        socket.on('data', onData);
-        socket.once('close', () => reject(new Error('closed')));
-        socket.write('GET /livez HTTP/1.1\r\nHost: kubernetes\r\n\r\n');
-      }),
-  };
-}
-
+/*
+ * kube-local-lb runs in a "node" namespace, with its clients and one apiserver on the node's
+ * loopback; the other apiserver is in a namespace of its own behind a veth pair whose link the
+ * test pulls. No interface of the root namespace is involved.
+ */
 test('link down to one backend (network namespace): its sessions are ejected within the bound, others unharmed', { skip: netnsUnavailable() }, async (t) => {
-  const cluster = await fakeCluster(1, { startup: 'instant' });
-  t.after(() => cluster.close());
+  const pki = await fakeCluster(0, { startup: 'instant' });
+  t.after(() => pki.close());
   const host = makeNetnsHost();
   t.after(() => host.remove());
-  const remote = await fakeApiserverIn(host, cluster.pki.tls, 'instant');
-  t.after(() => {
-    remote.child.kill('SIGKILL');
-  });
-  const [local] = cluster.apiservers;
-  assert.ok(local);
-  const remoteAddress = `${host.ip}:${remote.port}`;
-  const health = { scheme: 'https' as const, intervalMs: 200, timeoutMs: 300, fall: 2, rise: 1,
-    caFile: cluster.file('ca.crt', cluster.pki.ca.certPem) };
-  const logs = logSink();
-  const lb = await startProxy({ backends: [remoteAddress, local.address], health }, logs);
-  t.after(() => lb.close());
-  await logs.waitFor({ event: 'backend_state', backend: remoteAddress, to: 'up' });
-  await logs.waitFor({ event: 'backend_state', backend: local.address, to: 'up' });
+  const remote = await fakeApiserverIn(host.spawn, host.ip, pki.pki.tls, 'instant');
+  t.after(() => remote.child.kill('SIGKILL'));
+  const local = await fakeApiserverIn(host.nodeSpawn, '127.0.0.1', pki.pki.tls, 'instant', 'local');
+  t.after(() => local.child.kill('SIGKILL'));
+  const caFile = pki.file('ca.crt', pki.pki.ca.certPem);
+  const lb = await startNodeProxy(t, host, caFile, ['--backend', remote.address, '--backend', local.address,
+    '--health-interval', '200ms', '--health-timeout', '300ms', '--health-fall', '2', '--health-rise', '1']);
+  await lb.waitFor({ event: 'backend_state', backend: remote.address, to: 'up' });
+  await lb.waitFor({ event: 'backend_state', backend: local.address, to: 'up' });
+  const client = startNsClient(t, host, caFile);
 
-  const sessions: { socket: tls.TLSSocket; ask(): Promise<string>; name: string }[] = [];
-  for (let i = 0; i < 40 && sessions.filter((s) => s.name === 'in-netns').length < 2; i++) {
-    const s = await session(lb.port, cluster.pki.ca.certPem);
-    sessions.push({ ...s, name: await s.ask() });
-  }
+  const sessions: NsSession[] = [];
+  for (let i = 0; i < 40 && sessions.filter((s) => s.name === 'in-netns').length < 2; i++) sessions.push(await client.open(lb.port));
   const pinned = sessions.filter((s) => s.name === 'in-netns');
   const healthy = sessions.filter((s) => s.name !== 'in-netns');
   assert.ok(pinned.length >= 1 && healthy.length >= 1, 'sessions on both backends');
-  t.after(() => sessions.forEach((s) => s.socket.destroy()));
 
-  const closed = pinned.map((s) => new Promise<number>((resolve) => s.socket.once('close', () => resolve(Date.now()))));
   const downAt = Date.now();
   host.linkDown();
-  const closedAt = await Promise.all(closed);
+  const closedAt = await Promise.all(pinned.map((s) => s.closed));
   // fall x interval (+20% jitter) + one timeout, and slack for a loaded CI machine.
   const bound = 2 * 200 * 1.2 + 300 + 700;
   for (const at of closedAt) assert.ok(at - downAt <= bound, `ejected after ${at - downAt} ms (bound ${bound} ms)`);
-  const down = await logs.waitFor({ event: 'backend_state', backend: remoteAddress, to: 'down' });
+  const down = await lb.waitFor({ event: 'backend_state', backend: remote.address, to: 'down' });
   assert.ok(['timeout', 'connect_timeout'].includes(String(down['reason'])), String(down['reason']));
-  for (const s of healthy) assert.equal(await s.ask(), local.name, 'sessions on the healthy backend are untouched');
-  const fresh = await session(lb.port, cluster.pki.ca.certPem);
-  assert.equal(await fresh.ask(), local.name);
-  fresh.socket.destroy();
+  for (const s of healthy) assert.equal(await s.ask(), 'local', 'sessions on the healthy backend are untouched');
+  assert.equal(await client.livez(lb.port), 'local');
 });

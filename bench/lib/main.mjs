@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { COUNTERS_OFFSET, Fleet } from './fleet.mjs';
-import { Netns, NS_IP } from './netns.mjs';
+import { inNodeNamespace, Netns, NS_IP, rerunInNodeNamespace } from './netns.mjs';
 import { canConnect, killEverything } from './procs.mjs';
 import { FLOOR_PROXY, FLOOR_SCENARIOS, PROXIES } from './proxies.mjs';
 import { runScenario, SCENARIOS } from './scenarios.mjs';
@@ -204,6 +204,9 @@ async function main() {
   const o = parseOptions(process.argv.slice(2));
   const isRoot = process.getuid?.() === 0;
   checkPrerequisites(isRoot && o.scenarios.includes('failover-netns'));
+  // failover-netns needs a namespace of its own for backend 1; the whole run moves into a node
+  // namespace so that the root namespace's interfaces are never touched.
+  if (isRoot && o.scenarios.includes('failover-netns') && !inNodeNamespace()) process.exit(await rerunInNodeNamespace());
 
   const proxyPort = o.portBase;
   const ports = [proxyPort];

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
@@ -22,6 +22,8 @@ export interface LbProcess {
   waitFor(fields: LogFields, ms?: number): Promise<LogFields>;
   /** The value of one sample of the admin endpoint's /metrics (0 when absent). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** The body of a GET of the admin endpoint's `path`. */
+  adminGet(path: string): Promise<string>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -70,10 +72,15 @@ export function jsonLines(stream: Readable, describe: () => string = () => ''): 
 
 /**
  * Spawns `node dist/main.js run ...args` and resolves once it logged `started`. The process is
- * killed (SIGKILL) in `t.after` if it is still running then, whatever the test's outcome.
+ * killed (SIGKILL) in `t.after` if it is still running then, whatever the test's outcome. With
+ * `netns` it runs inside that network namespace (`ip netns exec`, which execs node: the child's
+ * PID is kube-local-lb's), and the admin endpoint is read from there too.
  */
-export async function startRun(t: TestContext, args: readonly string[]): Promise<LbProcess> {
-  const child = spawn(process.execPath, [MAIN, 'run', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startRun(t: TestContext, args: readonly string[], opts: { netns?: string } = {}): Promise<LbProcess> {
+  const argv = [MAIN, 'run', ...args];
+  const child = opts.netns
+    ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, argv, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -91,6 +98,7 @@ export async function startRun(t: TestContext, args: readonly string[]): Promise
   const listen = started['listen'] as string[];
   const admin = typeof started['admin'] === 'string' ? `http://${started['admin']}` : '';
   const port = Number((listen[0] ?? '').split(':').pop());
+  const adminGet = (path: string): Promise<string> => (opts.netns ? getBodyIn(opts.netns, `${admin}${path}`) : getBody(`${admin}${path}`));
   return {
     child,
     records,
@@ -100,8 +108,17 @@ export async function startRun(t: TestContext, args: readonly string[]): Promise
     admin,
     waitFor,
     exit,
-    metric: async (name, labels = {}) => value(parseMetrics(await getBody(`${admin}/metrics`)), name, labels),
+    adminGet,
+    metric: async (name, labels = {}) => value(parseMetrics(await adminGet('/metrics')), name, labels),
   };
+}
+
+/** GET `url` from inside network namespace `ns` (curl there). */
+function getBodyIn(ns: string, url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', ['netns', 'exec', ns, 'curl', '-sS', '-m', '5', '--fail', url], { encoding: 'utf8' }, (err, stdout, stderr) =>
+      err ? reject(new Error(`GET ${url} in ${ns}: ${stderr.trim() || String(err)}`)) : resolve(stdout));
+  });
 }
 
 function getBody(url: string): Promise<string> {
