@@ -77,7 +77,8 @@ export function startNsClient(t: Pick<TestContext, 'after'>, host: NetnsHost, ca
  */
 export function startNodeProxy(t: TestContext, host: NetnsHost, caFile: string, args: readonly string[]): Promise<LbProcess> {
   return startRun(t, ['--admin-listen', '127.0.0.1:0', '--health-scheme', 'https', '--health-ca-file', caFile,
-    '--slow-start', '0', '--log-level', 'info', ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...args], { netns: host.node });
+    // Ejects at once, as the in-process tests' config does: these tests bound the detection.
+    '--slow-start', '0', '--eject-spread', '0s', '--log-level', 'info', ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...args], { netns: host.node });
 }
 
 /** One backend as the admin endpoint's `/backends` shows it. */
