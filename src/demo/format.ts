@@ -117,9 +117,10 @@ export function trafficLines(t: TrafficStats, now: number): string[] {
   const k = t.keptAlive;
   let cut = `${count(k.cut, 'request', 'requests')} cut when ${k.cut === 1 ? 'its' : 'their'} apiserver was ejected or killed`;
   if (k.cut > 0) {
+    const pending = k.redialling > 0 ? `; ${k.redialling} redialling` : '';
     cut += k.redialledElsewhere >= k.cut
       ? ` (${k.cut === 1 ? 'the client' : 'each client'} redialled at once and was answered by another)`
-      : ` (${k.redialledElsewhere} redialled at once and ${k.redialledElsewhere === 1 ? 'was' : 'were'} answered by another)`;
+      : ` (${k.redialledElsewhere} redialled at once and ${k.redialledElsewhere === 1 ? 'was' : 'were'} answered by another${pending})`;
   }
   const first = `demo clients: ${count(answers(k), 'answer', 'answers')}; ${cut}; ` +
     `${count(k.failed, 'other failure', 'other failures')}${lastFailure(k, now)}`;

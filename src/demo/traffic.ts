@@ -12,6 +12,8 @@ export interface ClientStats {
   cut: number;
   /** Cut requests whose immediate redial was answered by another apiserver. */
   redialledElsewhere: number;
+  /** Cut requests whose redial has not ended yet. */
+  redialling: number;
   /** Real failures: timeouts, non-200 answers, a new connection that got no answer. */
   failed: number;
   lastFailure: { at: number; message: string } | undefined;
@@ -30,7 +32,7 @@ export interface TrafficStats {
 }
 
 function clientStats(): ClientStats {
-  return { answeredBy: new Map(), cut: 0, redialledElsewhere: 0, failed: 0, lastFailure: undefined };
+  return { answeredBy: new Map(), cut: 0, redialledElsewhere: 0, redialling: 0, failed: 0, lastFailure: undefined };
 }
 
 // One request a second per kubelet-like client: enough to see every session move, little enough to read.
@@ -95,7 +97,10 @@ export class Traffic {
     this.#request(agent, (outcome) => {
       const stats = this.stats.keptAlive;
       this.#count(stats, outcome);
-      if (cutFrom && outcome.kind === 'answered' && outcome.by !== cutFrom.from) stats.redialledElsewhere += 1;
+      if (cutFrom) {
+        stats.redialling -= 1;
+        if (outcome.kind === 'answered' && outcome.by !== cutFrom.from) stats.redialledElsewhere += 1;
+      }
       // A cut request is sent again at once, as client-go does after a reset; the redial lands
       // on another apiserver.
       if (outcome.kind === 'cut') this.#after(0, () => this.#keptAliveLoop(agent, { from: outcome.from }));
@@ -124,6 +129,7 @@ export class Traffic {
         return;
       case 'cut':
         stats.cut += 1;
+        if (stats === this.stats.keptAlive) stats.redialling += 1;
         return;
       case 'failed':
         stats.failed += 1;
