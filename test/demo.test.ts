@@ -217,14 +217,18 @@ function answersIn(line: string): number {
   return Number(/: (\d+) answers?[;,]/.exec(line)?.[1] ?? Number.NaN);
 }
 
-/** Status once the two kept-alive sessions are placed and no short-lived one is under way. */
+/**
+ * Status once the two kept-alive sessions are placed, the new-connection client is answered, and
+ * none of its short-lived sessions is under way.
+ */
 async function settledStatus(demo: RunningDemo): Promise<Status> {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 50; i++) {
     const s = await status(demo);
-    if ([...s.sessions.values()].reduce((a, b) => a + b, 0) === 2 && s.sessions.size === 3) return s;
+    const placed = [...s.sessions.values()].reduce((a, b) => a + b, 0) === 2 && s.sessions.size === 3;
+    if (placed && answersIn(s.newConnections) > 0) return s;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error('the two kept-alive sessions never showed alone in status');
+  throw new Error('the two kept-alive sessions never showed alone in status, with the new-connection client answered');
 }
 
 test('demo: new sessions sent to a blackholed backend before the checks notice are replayed, and the new-connection client sees no failure', async (t) => {

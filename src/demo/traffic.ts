@@ -42,6 +42,7 @@ const PERIOD_MS = 1000;
 // a blackholed one gets its share before the checks find it.
 const NEW_CONNECTION_PERIOD_MS = 500;
 const NEW_CONNECTION_BURST = 3;
+const NEW_CONNECTION_START_MS = 2000;
 // A request cut by an eject fails at once; this bounds one that nothing answers at all.
 const REQUEST_TIMEOUT_MS = 5000;
 
@@ -80,8 +81,9 @@ export class Traffic {
       this.#agents.push(agent);
       this.#keptAliveLoop(agent, undefined);
     }
-    // After the kubelet-like clients have their sessions, so that those spread evenly.
-    this.#after(NEW_CONNECTION_PERIOD_MS, () => this.#newConnectionLoop());
+    // Once the kubelet-like clients have their sessions (so that those spread evenly) and the
+    // first checks are done: its handshakes do not compete with them on a busy machine.
+    this.#after(NEW_CONNECTION_START_MS, () => this.#newConnectionLoop());
   }
 
   /** The proxy logged a record: replays are counted here, beside what the clients saw. */
