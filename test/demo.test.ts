@@ -261,7 +261,7 @@ test('demo: requests cut by an eject are named as redialled, not as failures, an
     await waitUntil(() => demo.out.lines.slice(from).some((line) => new RegExp(`backend ${busiest} apiserver-${busiest} \\S+: [1-9]\\d* sessions ejected`).test(line)),
       `backend ${busiest} ejects its sessions`, 15_000);
     s = await status(demo);
-    if (!/: 0 requests cut /.test(s.keptAlive) || round === 6) break;
+    if (!/; 0 requests cut /.test(s.keptAlive) || round === 6) break;
     demo.child.stdin.write(`revive ${busiest}\n`);
     await waitUntil(() => demo.out.lines.slice(from).some((line) => new RegExp(`backend ${busiest} apiserver-${busiest} \\S+: down -> up`).test(line)), 'revived', 15_000);
     s = await settledStatus(demo);
