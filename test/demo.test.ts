@@ -184,3 +184,97 @@ test('demo on a terminal: a live table, 2 then k kills backend 2, q restores the
   assert.notEqual(dir, '');
   assert.equal(existsSync(dir), false, `${dir} removed`);
 });
+
+interface Status {
+  /** Kept-alive sessions per backend (1-based index). */
+  sessions: Map<number, number>;
+  /** The two lines on what the demo's clients saw. */
+  keptAlive: string;
+  newConnections: string;
+}
+
+/** Types `status` and reads its answer: one line per backend, then the clients' two lines. */
+async function status(demo: RunningDemo): Promise<Status> {
+  const from = demo.out.lines.length;
+  demo.child.stdin.write('status\n');
+  let mine: string[] = [];
+  await waitUntil(() => {
+    mine = demo.out.lines.slice(from);
+    return mine.some((line) => / new connection per request /.test(line));
+  }, 'the answer to status', 15_000);
+  const sessions = new Map<number, number>();
+  for (const line of mine) {
+    const row = /^\S+ backend (\d) apiserver-\d \S+: .*, (\d+) sessions, /.exec(line);
+    if (row) sessions.set(Number(row[1]), Number(row[2]));
+  }
+  const keptAlive = mine.find((line) => / demo clients: /.test(line)) ?? '';
+  const newConnections = mine.find((line) => / new connection per request /.test(line)) ?? '';
+  return { sessions, keptAlive, newConnections };
+}
+
+/** The answers a status line counts. */
+function answersIn(line: string): number {
+  return Number(/: (\d+) answers?[;,]/.exec(line)?.[1] ?? Number.NaN);
+}
+
+/**
+ * Status once the two kept-alive sessions are placed, the new-connection client is answered, and
+ * none of its short-lived sessions is under way.
+ */
+async function settledStatus(demo: RunningDemo): Promise<Status> {
+  for (let i = 0; i < 50; i++) {
+    const s = await status(demo);
+    const placed = [...s.sessions.values()].reduce((a, b) => a + b, 0) === 2 && s.sessions.size === 3;
+    if (placed && answersIn(s.newConnections) > 0) return s;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the two kept-alive sessions never showed alone in status, with the new-connection client answered');
+}
+
+test('demo: new sessions sent to a blackholed backend before the checks notice are replayed, and the new-connection client sees no failure', async (t) => {
+  const demo = await startDemo(t);
+  // Two kept-alive clients on three backends: one backend has none, so least-conn sends every
+  // new session there; blackholing it means the next new sessions meet a silent apiserver.
+  const before = await settledStatus(demo);
+  const [emptiest] = [...before.sessions.entries()].sort((a, b) => a[1] - b[1])[0] ?? [1];
+  demo.child.stdin.write(`blackhole ${emptiest}\n`);
+  await demo.out.waitFor(new RegExp(`^\\S+ backend ${emptiest} apiserver-${emptiest} \\S+: up -> down \\(no answer within the timeout\\)$`));
+  await demo.out.waitFor(new RegExp(`^\\S+ a new session to backend ${emptiest} apiserver-${emptiest} \\S+ failed before any answer \\(\\w+\\); replayed on another backend$`));
+  // The replayed requests are answered within the first-byte timeout; give them that time.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const after = await status(demo);
+  assert.match(after.newConnections, /new connection per request \(like kubectl\): \d+ answers, 0 failures; [1-9]\d* new sessions? replayed past a silent apiserver, none failed$/);
+  assert.ok(answersIn(after.newConnections) > answersIn(before.newConnections), after.newConnections);
+  demo.child.stdin.write('q\n');
+  assert.deepEqual(await exitOf(demo.child), { code: 0, signal: null }, demo.stderr());
+});
+
+test('demo: requests cut by an eject are named as redialled, not as failures, and the clients keep getting answers', async (t) => {
+  const demo = await startDemo(t);
+  // A request is cut only when it is in flight as the eject comes (most rounds): blackhole the
+  // backend holding kept-alive sessions until one was, reviving it between rounds.
+  let s = await settledStatus(demo);
+  for (let round = 1; ; round++) {
+    const [busiest] = [...s.sessions.entries()].sort((a, b) => b[1] - a[1])[0] ?? [1];
+    const from = demo.out.lines.length;
+    demo.child.stdin.write(`blackhole ${busiest}\n`);
+    await waitUntil(() => demo.out.lines.slice(from).some((line) => new RegExp(`backend ${busiest} apiserver-${busiest} \\S+: [1-9]\\d* sessions ejected`).test(line)),
+      `backend ${busiest} ejects its sessions`, 15_000);
+    s = await status(demo);
+    if (!/; 0 requests cut /.test(s.keptAlive) || round === 6) break;
+    demo.child.stdin.write(`revive ${busiest}\n`);
+    await waitUntil(() => demo.out.lines.slice(from).some((line) => new RegExp(`backend ${busiest} apiserver-${busiest} \\S+: down -> up`).test(line)), 'revived', 15_000);
+    s = await settledStatus(demo);
+  }
+  // A redial is answered within milliseconds; status may come between the cut and the answer.
+  for (let i = 0; i < 20 && / redialling\)/.test(s.keptAlive); i++) s = await status(demo);
+  assert.match(s.keptAlive, /demo clients: \d+ answers; (1 request cut when its apiserver was ejected or killed \(the client|[2-9] requests cut when their apiserver was ejected or killed \(each client) redialled at once and was answered by another\); 0 other failures$/);
+  const answered = answersIn(s.keptAlive);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const later = await status(demo);
+  assert.ok(answersIn(later.keptAlive) >= answered + 2, `${s.keptAlive}\n${later.keptAlive}`);
+  assert.match(later.keptAlive, /; 0 other failures$/);
+  assert.match(later.newConnections, /, 0 failures; /);
+  demo.child.stdin.write('q\n');
+  assert.deepEqual(await exitOf(demo.child), { code: 0, signal: null }, demo.stderr());
+});

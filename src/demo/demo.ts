@@ -34,7 +34,7 @@ export interface DemoOptions {
   listen: string;
   /** `--admin-listen` as typed; '' disables the admin server. */
   adminListen: string;
-  /** How many kubelet-like clients keep a session open through the proxy. */
+  /** How many kubelet-like clients keep a session open through the proxy (a kubectl-like one comes with them). */
   clients: number;
   /** Every log record of the proxy, for the view. */
   onRecord: (record: LogRecord) => void;
@@ -81,15 +81,22 @@ export class Demo {
     const pki = makeDemoPki();
     const apiservers: DemoApiserver[] = [];
     let workspace: Workspace | undefined;
+    // The clients count the proxy's replays beside what they saw themselves.
+    let traffic: Traffic | undefined;
+    const onRecord = (record: LogRecord): void => {
+      traffic?.onRecord(record);
+      options.onRecord(record);
+    };
     try {
       for (let i = 1; i <= BACKEND_COUNT; i++) apiservers.push(await DemoApiserver.start(`apiserver-${i}`, pki));
       workspace = new Workspace(pki);
       // KUBE_LOCAL_LB_* variables are not read: the demo is the same on every machine.
       const config = loadConfig({ ...flags, backend: apiservers.map((a) => a.address), 'health-ca-file': workspace.caFile }, {});
-      const app = await startApp(config, { log: tappedLogger(options.onRecord), registry: new Registry() });
+      const app = await startApp(config, { log: tappedLogger(onRecord), registry: new Registry() });
       const proxy = app.listenAddresses[0] ?? config.listen[0] ?? { host: '127.0.0.1', port: 6443 };
       workspace.writeKubeconfig(`https://${formatHostPort(proxy)}`);
-      return new Demo(apiservers, app, workspace, proxy, new Traffic({ proxy, pki, clients: options.clients }));
+      traffic = new Traffic({ proxy, pki, clients: options.clients });
+      return new Demo(apiservers, app, workspace, proxy, traffic);
     } catch (err) {
       await Promise.all(apiservers.map((a) => a.close()));
       workspace?.remove();

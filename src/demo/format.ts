@@ -1,5 +1,6 @@
 import { field, type LogRecord } from './log-tap.js';
 import type { BackendRow } from './demo.js';
+import type { ClientStats, TrafficStats } from './traffic.js';
 
 /**
  * The demo's words for what the proxy logged and what the pool knows: one line per event, one
@@ -89,4 +90,58 @@ export function rowLine(row: BackendRow, now: number): string {
   const since = view ? `since ${age(now - Date.parse(view.since))}` : '';
   return `backend ${row.index} ${row.name} ${row.address}: ${stateText(row)} ${since}, imitation ${row.fault}, ` +
     `${view?.sessions ?? 0} sessions, last check ${lastCheckText(row, now)}, ${row.answered} answers to the demo's clients`;
+}
+
+/** `1 request`, `3 requests`. */
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function answers(stats: ClientStats): number {
+  return [...stats.answeredBy.values()].reduce((sum, n) => sum + n, 0);
+}
+
+function lastFailure(stats: ClientStats, now: number): string {
+  return stats.lastFailure ? ` (last: ${stats.lastFailure.message}, ${age(now - stats.lastFailure.at)} ago)` : '';
+}
+
+// Replay reasons that mean the apiserver connected (or not) and then said nothing.
+const SILENT = new Set(['first_byte_timeout', 'connect_timeout', 'timeout']);
+
+/**
+ * What the demo's clients saw, in two lines: the kubelet-like clients (requests cut by a reset
+ * session are not failures: each client redials at once), and the kubectl-like client with the
+ * replays the proxy logged.
+ */
+export function trafficLines(t: TrafficStats, now: number): string[] {
+  const k = t.keptAlive;
+  let cut = `${count(k.cut, 'request', 'requests')} cut when ${k.cut === 1 ? 'its' : 'their'} apiserver was ejected or killed`;
+  if (k.cut > 0) {
+    const pending = k.redialling > 0 ? `; ${k.redialling} redialling` : '';
+    cut += k.redialledElsewhere >= k.cut
+      ? ` (${k.cut === 1 ? 'the client' : 'each client'} redialled at once and was answered by another)`
+      : ` (${k.redialledElsewhere} redialled at once and ${k.redialledElsewhere === 1 ? 'was' : 'were'} answered by another${pending})`;
+  }
+  const first = `demo clients: ${count(answers(k), 'answer', 'answers')}; ${cut}; ` +
+    `${count(k.failed, 'other failure', 'other failures')}${lastFailure(k, now)}`;
+
+  const n = t.newConnections;
+  let silent = 0;
+  let refused = 0;
+  let other = 0;
+  for (const [reason, times] of t.replays) {
+    if (SILENT.has(reason)) silent += times;
+    else if (reason === 'refused') refused += times;
+    else other += times;
+  }
+  const parts: string[] = [];
+  if (silent > 0 || (refused === 0 && other === 0)) parts.push(`${count(silent, 'new session', 'new sessions')} replayed past a silent apiserver`);
+  if (refused > 0) parts.push(`${refused} past a refusing one`);
+  if (other > 0) parts.push(`${other} past one that reset or closed`);
+  const failures = k.failed + n.failed;
+  const replays = `${parts.join(', ')}, ${failures === 0 ? 'none failed' : `${count(failures, 'request', 'requests')} of the demo clients failed`}`;
+  const newCut = n.cut > 0 ? `, ${n.cut} cut` : '';
+  const second = `new connection per request (like kubectl): ${count(answers(n), 'answer', 'answers')}${newCut}, ` +
+    `${count(n.failed, 'failure', 'failures')}${lastFailure(n, now)}; ${replays}`;
+  return [first, second];
 }

@@ -23,6 +23,7 @@ export function introLines(demo: Demo, self: string): string[] {
     `try: kubectl --kubeconfig ${demo.workspace.kubeconfigFile} get --raw /readyz`,
     `try: kubectl --kubeconfig ${demo.workspace.kubeconfigFile} get pods`,
     `try: curl --cacert ${demo.workspace.caFile} --resolve ${SERVER_NAME}:${port}:${resolveTo} https://${SERVER_NAME}:${port}/version`,
+    'try: blackhole 1 (b on a terminal): its sessions are ejected and their clients redial; new sessions sent to it before the checks notice are replayed on another',
     `try: ${self} doctor --kubeconfig ${demo.workspace.kubeconfigFile} --proxy ${proxy}${admin ? ` --admin ${admin}` : ''}`,
   ];
 }

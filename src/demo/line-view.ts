@@ -1,7 +1,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import { LINE_HELP, parseLine } from './commands.js';
 import { BACKEND_COUNT, type Demo } from './demo.js';
-import { clock, eventLine, rowLine, type NameOf } from './format.js';
+import { clock, eventLine, rowLine, trafficLines, type NameOf } from './format.js';
 import { introLines } from './intro.js';
 import type { LogRecord } from './log-tap.js';
 import type { DemoView, OnCommand } from './view.js';
@@ -52,10 +52,11 @@ export class LineView implements DemoView {
     this.#write(`${clock(Date.now())} ${text}`);
   }
 
-  /** Every backend, one line each. */
+  /** Every backend, one line each, then what the demo's clients saw. */
   status(): void {
     const now = Date.now();
     for (const row of this.#demo?.rows() ?? []) this.say(rowLine(row, now));
+    if (this.#demo) for (const line of trafficLines(this.#demo.traffic, now)) this.say(line);
   }
 
   close(): void {

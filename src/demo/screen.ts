@@ -1,6 +1,6 @@
 import { KEY_HELP } from './commands.js';
 import type { BackendRow } from './demo.js';
-import { age, lastCheckText } from './format.js';
+import { age, lastCheckText, trafficLines } from './format.js';
 import type { TrafficStats } from './traffic.js';
 
 /** Everything one frame of the terminal view shows. */
@@ -56,10 +56,7 @@ export function renderFrame(frame: Frame): string[] {
     });
     lines.push(coloured.join('  '));
   });
-  const t = frame.traffic;
-  const answers = [...t.answeredBy.values()].reduce((sum, n) => sum + n, 0);
-  const failure = t.lastFailure ? ` (last: ${t.lastFailure.message}, ${age(frame.now - t.lastFailure.at)} ago)` : '';
-  lines.push('', `demo clients: ${answers} answers, ${t.failed} failed${failure}`, '', 'events:');
+  lines.push('', ...trafficLines(frame.traffic, frame.now), '', 'events:');
   lines.push(...(frame.events.length > 0 ? frame.events.map((e) => `  ${e}`) : ['  (none yet)']));
   lines.push('', paint('1', KEY_HELP));
   return lines.map((line) => cut(line, frame.width));
