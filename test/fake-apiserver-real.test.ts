@@ -382,3 +382,37 @@ test('HTTP/2 during shutdown: GOAWAY, a stream open before it is answered, the s
   await progress.stopped;
   await assert.rejects(tcpConnect(fake.port), { code: 'ECONNREFUSED' });
 });
+
+test('Service default/kubernetes: spec.clusterIP as set; nodes may read it (the Node authorizer), other users need a binding', async (t) => {
+  const SERVICE = '/api/v1/namespaces/default/services/kubernetes';
+  const rbac = parseRbac(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: read-kubernetes-service, namespace: default}
+rules: [{apiGroups: [""], resources: [services], resourceNames: [kubernetes], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: kube-local-lb-service, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-kubernetes-service}
+subjects: [{kind: User, name: kube-local-lb}]
+`);
+  const { fake, admin } = await start(t, { clusterIp: '10.254.0.1', rbac });
+  const pki = fake.pki;
+  assert.ok(pki);
+  const base = { port: fake.port, caPem: pki.ca.certPem };
+  const served = await h1Request(admin, SERVICE);
+  assert.equal(served.status, 200);
+  const service = JSON.parse(served.body) as { kind: string; spec: { clusterIP: string; ports: { name: string; port: number }[] } };
+  assert.equal(service.kind, 'Service');
+  assert.equal(service.spec.clusterIP, '10.254.0.1');
+  assert.deepEqual(service.spec.ports.map((p) => [p.name, p.port]), [['https', 443]]);
+  assert.equal((await h1Request({ ...base, cert: pki.node }, SERVICE)).status, 200, 'a node reads Services');
+  assert.equal((await h1Request({ ...base, cert: pki.probe }, SERVICE)).status, 200, 'the binding allows kube-local-lb');
+  const denied = await h1Request(base, SERVICE, bearer(pki.userToken));
+  assert.equal(denied.status, 403);
+  assert.equal(JSON.parse(denied.body).message,
+    'services "kubernetes" is forbidden: User "plain-token-user" cannot get resource "services" in API group "" in the namespace "default"');
+  assert.equal((await h1Request(admin, '/api/v1/namespaces/default/services/other')).status, 404, 'only the kubernetes Service exists');
+  assert.equal((await h1Request(admin, '/api/v1/namespaces/kube-system/services/kubernetes')).status, 404);
+});
