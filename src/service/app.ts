@@ -1,6 +1,9 @@
 import type { Registry } from 'prom-client';
 import { AdminServer } from '../admin/server.js';
 import { Pool } from '../backends/pool.js';
+import { readClusterIp } from '../clusterip/auto.js';
+import { ClusterIpInterception } from '../clusterip/interception.js';
+import { interceptionWanted } from '../clusterip/precheck.js';
 import { formatHostPort } from '../config/address.js';
 import { configChanges } from '../config/changes.js';
 import type { Config, HostPort } from '../config/schema.js';
@@ -55,6 +58,7 @@ class Runtime implements App {
   readonly #log: Logger;
   readonly #front: Front;
   readonly #discovery: DiscoveryController;
+  readonly #clusterIp: ClusterIpInterception | undefined;
   #config: Config;
   #admin: AdminServer | undefined;
   #adminAddress: HostPort | null = null;
@@ -68,6 +72,11 @@ class Runtime implements App {
     this.#discovery = new DiscoveryController({ pool: this.pool, log: o.log, metrics: this.metrics.discovery });
     this.#front = new Front({ pool: this.pool, metrics: this.metrics.proxy, log: o.log, config: () => this.#config,
       ...(o.listenFds ? { listenFds: o.listenFds } : {}) });
+    if (interceptionWanted(config.clusterIp)) {
+      this.#clusterIp = new ClusterIpInterception({ config: config.clusterIp, log: o.log, registry: o.registry,
+        resolve: (signal) => readClusterIp(this.pool, signal),
+        listen: (address, role) => this.#front.hold(address, role) });
+    }
   }
 
   get config(): Config {
@@ -89,6 +98,7 @@ class Runtime implements App {
     this.#discovery.apply(this.#config);
     this.pool.start();
     await this.#front.open();
+    await this.#clusterIp?.start();
     if (this.#config.adminListen) {
       this.#admin = new AdminServer({
         address: this.#config.adminListen,
@@ -112,6 +122,10 @@ class Runtime implements App {
     this.#front.applied(config);
     this.#discovery.apply(config, changes);
     if (changes.has('health')) warnAboutSettings(config, this.#log);
+    if (changes.has('clusterIp')) {
+      this.#log.warn({ event: 'restart_required', key: 'clusterIP' },
+        'clusterIP changed: the interception stays as it is until kube-local-lb restarts');
+    }
     if (changes.has('adminListen')) {
       this.#log.warn({ event: 'restart_required', key: 'adminListen' },
         'adminListen changed: the admin endpoint stays where it is until kube-local-lb restarts');
@@ -131,6 +145,8 @@ class Runtime implements App {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
+    // Before the listeners close: new connections to the ClusterIP go to kube-proxy's path at once.
+    await this.#clusterIp?.close();
     await this.#front.drain(graceMs);
     await this.#discovery.close();
     this.pool.close();

@@ -72,8 +72,10 @@ export function jsonLines(stream: Readable, describe: () => string = () => ''): 
  * Spawns `node dist/main.js run ...args` and resolves once it logged `started`. The process is
  * killed (SIGKILL) in `t.after` if it is still running then, whatever the test's outcome.
  */
-export async function startRun(t: TestContext, args: readonly string[]): Promise<LbProcess> {
-  const child = spawn(process.execPath, [MAIN, 'run', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startRun(t: TestContext, args: readonly string[], options: { wrap?: readonly string[] } = {}): Promise<LbProcess> {
+  // `wrap`: a command that execs the rest (`ip netns exec NAME`), so signals still reach kube-local-lb.
+  const [file = process.execPath, ...wrapArgs] = [...(options.wrap ?? []), process.execPath];
+  const child = spawn(file, [...wrapArgs, MAIN, 'run', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
