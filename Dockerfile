@@ -16,6 +16,8 @@ RUN npm run build \
 # Runtime: node and the production dependencies, nothing else from the build.
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# ip and nft: what --cluster-ip holds the ClusterIP and loads its nftables table with.
+RUN apt-get update && apt-get install -y --no-install-recommends iproute2 nftables && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/kube-local-lb
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { addressKey, formatHostPort, parseHostPort } from './address.js';
 import { ConfigError } from './config-error.js';
-import type { ClusterIpTarget, HostPort } from './schema.js';
+import { DEFAULTS, type ClusterIpTarget, type HostPort } from './schema.js';
 import { settingName } from './settings.js';
 import type { EffectiveSettings } from './validate.js';
 import type { ValueKind } from './values.js';
@@ -118,7 +118,8 @@ export function validateClusterIp(settings: EffectiveSettings): void {
   const held: { address: HostPort; where: string }[] = [];
   if (target.value?.kind === 'address') held.push({ address: target.value, where: target.where });
   if (linkLocal.value) held.push({ address: linkLocal.value, where: linkLocal.where });
-  if (iface.source !== 'default' && target.value?.kind !== 'address' && target.value?.kind !== 'auto' && !linkLocal.value) {
+  // The default printed back by check-config is not a choice the operator made.
+  if (iface.value !== undefined && iface.value !== DEFAULTS.clusterIp.interface && target.value?.kind !== 'address' && target.value?.kind !== 'auto' && !linkLocal.value) {
     throw new ConfigError(iface.where, iface.value, `is only used with ${settingName('clusterIp', iface.source)} or ${settingName('clusterIpLinkLocal', iface.source)}`);
   }
   const [first, second] = held;
