@@ -78,9 +78,9 @@ async function clientsFromPod(t: TestContext, net: PodNetwork): Promise<void> {
   t.after(() => watch.kill('SIGKILL'));
   const lines: string[] = [];
   createInterface({ input: watch.stdout ?? process.stdin }).on('line', (line) => lines.push(line));
-  await waitUntil(() => lines.includes('WATCHING'), 'the watch from the pod started', 10_000);
+  await waitUntil(() => lines.includes('WATCHING'), 'the watch from the pod started', 30_000);
   net.tellApiservers('add-pod default/seen-from-the-pod');
-  await waitUntil(() => lines.includes('ADDED seen-from-the-pod'), `the watch event in the pod (${lines.join(' | ')})`, 10_000);
+  await waitUntil(() => lines.includes('ADDED seen-from-the-pod'), `the watch event in the pod (${lines.join(' | ')})`, 20_000);
 }
 
 for (const mode of ['iptables', 'nftables'] as const) {
@@ -109,6 +109,13 @@ for (const mode of ['iptables', 'nftables'] as const) {
     const m = metrics(net);
     assert.ok(sample(m, 'kube_local_lb_listener_sessions_total', `listener="${CLUSTER_IP}:443"`) >= N + 10, 'sessions counted on the ClusterIP listener');
     assert.equal(sample(m, 'kube_local_lb_cluster_ip_interception_state', 'state="installed"'), 1);
+
+    if (mode === 'iptables') {
+      const doctor = spawnSync('ip', ['netns', 'exec', net.node, process.execPath, MAIN, 'doctor', '--proxy', '127.0.0.1:6443',
+        '--admin', 'http://127.0.0.1:9445'], { encoding: 'utf8', timeout: 30_000 });
+      assert.match(doctor.stdout, /^ok +Service proxy on this node: iptables$/m, doctor.stdout);
+      assert.match(doctor.stdout, new RegExp(`^ok +cluster-ip ${CLUSTER_IP}:443 on lo, exempt from kube-proxy's DNAT, answers through kube-local-lb$`, 'm'), doctor.stdout);
+    }
 
     await stop(lb, 'SIGTERM');
     assert.equal(hasTable(net), false, 'table gone');
@@ -164,7 +171,7 @@ test('SIGKILL leaves the table and address; the next run cleans them and works; 
   // Someone flushes the ruleset and removes the address: put back, said so, counted.
   net.inNode('nft', ['delete', 'table', 'inet', 'kube_local_lb']);
   net.inNode('ip', ['addr', 'del', `${CLUSTER_IP}/32`, 'dev', 'lo']);
-  const broken = await second.waitFor({ event: 'cluster_ip_broken', repaired: true }, 10_000);
+  const broken = await second.waitFor({ event: 'cluster_ip_broken', repaired: true }, 20_000);
   assert.deepEqual(broken['parts'], ['address', 'table']);
   assert.ok(hasTable(net) && hasAddress(net), 'repaired');
   const m = metrics(net);
@@ -198,4 +205,34 @@ test('a link-local address is held and served beside the ClusterIP, and removed 
   assert.equal(viaLinkLocal.ok, 20, JSON.stringify(viaLinkLocal));
   await stop(lb, 'SIGTERM');
   assert.equal(net.inNode('ip', ['-o', 'addr', 'show', 'dev', 'lo']).includes('169.254.20.11'), false);
+});
+
+test('kube-proxy in IPVS mode (kube-ipvs0 holds the ClusterIP): refused in one line, exit 2, nothing changed', { skip }, async (t) => {
+  const net = makePodNetwork(7);
+  t.after(() => net.remove());
+  // kube-proxy's IPVS mode holds every ClusterIP on a dummy kube-ipvs0; this kernel has no dummy
+  // devices, so a veth end of that name stands in for it.
+  net.inNode('ip', ['link', 'add', 'kube-ipvs0', 'type', 'veth', 'peer', 'name', 'cipx-ipvs']);
+  net.inNode('ip', ['addr', 'add', `${CLUSTER_IP}/32`, 'dev', 'kube-ipvs0']);
+  const before = net.snapshot();
+  const result = spawnSync('ip', ['netns', 'exec', net.node, process.execPath, MAIN, 'run', ...lbArgs(net, ['--cluster-ip', CLUSTER_IP])],
+    { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.status, 2, result.stderr);
+  assert.equal(result.stderr, `kube-local-lb: --cluster-ip: "${CLUSTER_IP}:443" cannot be intercepted: kube-proxy runs in IPVS mode here ` +
+    '(kube-ipvs0 holds every ClusterIP and IPVS intercepts it before nftables): use --cluster-ip-link-local instead; nothing was changed\n');
+  assert.equal(net.snapshot(), before);
+});
+
+test('Cilium and a host firewall that drops input: one warning line each at start', { skip }, async (t) => {
+  const net = makePodNetwork(8);
+  t.after(() => net.remove());
+  await net.startApiservers();
+  net.inNode('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
+  net.inNode('nft', ['-f', '-'], 'table inet host-firewall {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    tcp dport { 443, 6443 } accept\n    ip saddr 127.0.0.0/8 accept\n    ip daddr 10.0.0.0/8 accept\n  }\n}\n');
+  const lb = await startLb(t, net);
+  const cilium = await lb.waitFor({ event: 'cluster_ip_cilium' });
+  assert.equal(cilium['level'], 'warn');
+  const firewall = await lb.waitFor({ event: 'cluster_ip_host_firewall' });
+  assert.match(String(firewall['msg']), /host-firewall\/input/);
+  await lb.waitFor({ event: 'cluster_ip_installed' });
 });
