@@ -236,3 +236,19 @@ test('Cilium and a host firewall that drops input: one warning line each at star
   assert.match(String(firewall['msg']), /host-firewall\/input/);
   await lb.waitFor({ event: 'cluster_ip_installed' });
 });
+
+test('--cluster-ip auto reads spec.clusterIP of Service default/kubernetes through a healthy backend, then serves it', { skip }, async (t) => {
+  const net = makePodNetwork(9);
+  t.after(() => net.remove());
+  await net.startApiservers();
+  net.setDefaultRoute(true);
+  net.dnatIptables();
+  const lb = await startLb(t, net, ['--cluster-ip', 'auto']);
+  const resolved = await lb.waitFor({ event: 'cluster_ip_resolved' });
+  assert.equal(resolved['address'], `${CLUSTER_IP}:443`);
+  const installed = await lb.waitFor({ event: 'cluster_ip_installed' });
+  assert.deepEqual(installed['addresses'], [`${CLUSTER_IP}:443`]);
+  const outcomes = await net.probe('pod', N);
+  t.diagnostic(`iptables DNAT, --cluster-ip auto: ${N - outcomes.ok} of ${N} failed`);
+  assert.equal(outcomes.ok, N, JSON.stringify(outcomes));
+});
