@@ -19,7 +19,7 @@ import {
   ETCD_ERROR, KubernetesEndpoints, LeaseReconciler, REAL_STARTUP, checkNames, h1Request, h2Connect, h2Request, makeClusterPki, parseRbac,
   startFakeApiserver, tcpConnect, waitFor, type FakeApiserver, type FakeApiserverOptions, type Target,
 } from './fake-apiserver/index.js';
-import { docsDiscoveryRbac } from './helpers/discovery-rbac.js';
+import { docsDiscoveryRbac, docsPodsRbac } from './helpers/discovery-rbac.js';
 
 const SLICES = '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices';
 
@@ -383,21 +383,9 @@ test('HTTP/2 during shutdown: GOAWAY, a stream open before it is answered, the s
   await assert.rejects(tcpConnect(fake.port), { code: 'ECONNREFUSED' });
 });
 
-test('Service default/kubernetes: spec.clusterIP as set; nodes may read it (the Node authorizer), other users need a binding', async (t) => {
+test('Service default/kubernetes: spec.clusterIP as set; nodes may read it (the Node authorizer), kube-local-lb with the binding of docs/pods.md, others not', async (t) => {
   const SERVICE = '/api/v1/namespaces/default/services/kubernetes';
-  const rbac = parseRbac(`
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: read-kubernetes-service, namespace: default}
-rules: [{apiGroups: [""], resources: [services], resourceNames: [kubernetes], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: kube-local-lb-service, namespace: default}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-kubernetes-service}
-subjects: [{kind: User, name: kube-local-lb}]
-`);
-  const { fake, admin } = await start(t, { clusterIp: '10.254.0.1', rbac });
+  const { fake, admin } = await start(t, { clusterIp: '10.254.0.1', rbac: docsPodsRbac() });
   const pki = fake.pki;
   assert.ok(pki);
   const base = { port: fake.port, caPem: pki.ca.certPem };
@@ -408,7 +396,8 @@ subjects: [{kind: User, name: kube-local-lb}]
   assert.equal(service.spec.clusterIP, '10.254.0.1');
   assert.deepEqual(service.spec.ports.map((p) => [p.name, p.port]), [['https', 443]]);
   assert.equal((await h1Request({ ...base, cert: pki.node }, SERVICE)).status, 200, 'a node reads Services');
-  assert.equal((await h1Request({ ...base, cert: pki.probe }, SERVICE)).status, 200, 'the binding allows kube-local-lb');
+  assert.equal((await h1Request({ ...base, cert: pki.probe }, SERVICE)).status, 200, 'the binding docs/pods.md gives allows kube-local-lb');
+  assert.equal((await h1Request({ ...base, cert: pki.probe }, '/api/v1/namespaces/default/services/other')).status, 403, 'that Service only');
   const denied = await h1Request(base, SERVICE, bearer(pki.userToken));
   assert.equal(denied.status, 403);
   assert.equal(JSON.parse(denied.body).message,
