@@ -14,7 +14,7 @@ for (const path of [token, key]) writeFileSync(path, 'not read here\n');
 
 const HOSTPORT = 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443';
 const IPPORT = 'e.g. 127.0.0.1:6443, [::1]:6443';
-const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, health, discover, discoverPortOverride, stateDir, adminListen, logLevel';
+const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, health, discover, discoverPortOverride, stateDir, clusterIP, adminListen, logLevel';
 
 // Each case file gets these settings unless it sets the key itself, so that it has exactly one
 // thing wrong and, wrongly accepted, would bind nothing fixed.
