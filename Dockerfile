@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # kube-local-lb image: docker build -t kube-local-lb:0.1.0 .
 # The static pod (static-pod/kube-local-lb.yaml) runs it as uid 65532 with a read-only root
-# filesystem; it writes nothing but its logs to stdout.
+# filesystem (kube-local-lb-cluster-ip.yaml: as root with NET_ADMIN and NET_BIND_SERVICE only);
+# it writes nothing but its logs to stdout.
 
 # Build: the TypeScript compiler and the other dev dependencies stay in this stage.
 FROM node:24-bookworm-slim AS build
