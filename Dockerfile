@@ -2,8 +2,9 @@
 # kube-local-lb image: docker build -t kube-local-lb:0.1.0 .
 # It holds the single executable the .deb installs (npm run package), at the same path,
 # /usr/bin/kube-local-lb, so `crictl exec <container> kube-local-lb status` works. The static pod
-# (static-pod/kube-local-lb.yaml) runs it as uid 65532 with a read-only root filesystem; it
-# writes nothing but its logs to stdout.
+# (static-pod/kube-local-lb.yaml) runs it as uid 65532 with a read-only root filesystem
+# (kube-local-lb-cluster-ip.yaml: as root with NET_ADMIN and NET_BIND_SERVICE only); it writes
+# nothing but its logs to stdout.
 
 # Build: Node.js 24 (the executable's runtime), the dev dependencies, strip.
 FROM node:24-bookworm-slim AS build
@@ -19,10 +20,11 @@ COPY packaging ./packaging
 # The executable only: the .deb is built by npm run package outside the image.
 RUN npm run build && node packaging/package.mjs --executable-only
 
-# Runtime: glibc and libstdc++ (what the Node.js binary links), the executable, nothing else.
+# Runtime: glibc and libstdc++ (what the Node.js binary links), the executable, and ip and nft
+# (what --cluster-ip holds the ClusterIP and loads its nftables table with); nothing else.
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null \
+ && apt-get install -y -qq --no-install-recommends ca-certificates iproute2 nftables >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/dist-bin/kube-local-lb /usr/bin/kube-local-lb
 # The same uid as the static pod's securityContext: no home, no shell needed.

@@ -29,6 +29,8 @@ function bad(name: string, value: string, tail: string, extra: Record<string, st
 const CASES: Case[] = [
   bad('KUBE_LOCAL_LB_HEALTH_INTERVAL', 'fast', 'is not a duration (e.g. 2s, 500ms)'),
   bad('KUBE_LOCAL_LB_CONNECT_TIMEOUT', '5m', 'is out of range (1ms to 1m)'),
+  bad('KUBE_LOCAL_LB_CLUSTER_IP', '10.96.0.1.5', 'is not a ClusterIP (expected IP, IP:PORT, [IPv6]:PORT, auto or "" (e.g. 10.96.0.1, 10.96.0.1:443, auto))'),
+  bad('KUBE_LOCAL_LB_CLUSTER_IP_LINK_LOCAL', '192.168.0.1:6443', 'is not a link-local IP:PORT (169.254.0.0/16 or [fe80::/10], e.g. 169.254.20.11:6443) or ""'),
   bad('KUBE_LOCAL_LB_BACKEND', '10.0.0.1', `has no port (HOST:PORT, ${HOSTPORT})`),
   // In a list, the message quotes the one item at fault.
   {

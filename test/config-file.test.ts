@@ -14,7 +14,7 @@ for (const path of [token, key]) writeFileSync(path, 'not read here\n');
 
 const HOSTPORT = 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443';
 const IPPORT = 'e.g. 127.0.0.1:6443, [::1]:6443';
-const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, ejectSpread, rebalance, rebalanceInterval, rebalanceQuiet, health, discover, discoverPortOverride, stateDir, adminListen, logLevel';
+const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, ejectSpread, rebalance, rebalanceInterval, rebalanceQuiet, health, discover, discoverPortOverride, stateDir, clusterIP, adminListen, logLevel';
 
 // Each case file gets these settings unless it sets the key itself, so that it has exactly one
 // thing wrong and, wrongly accepted, would bind nothing fixed.
@@ -80,6 +80,10 @@ const CASES: Case[] = [
   { key: 'stateDir', yaml: `discover: true\nstateDir: ${token}`, stderr: `: stateDir: "${token}" is not a directory` },
   // Relative to the file's folder, like every path in it.
   { key: 'stateDir', yaml: 'stateDir: state', stderr: `: stateDir: "${join(dir, 'state')}" is only used with discover (it is false)` },
+  { key: 'clusterIP.address', yaml: 'clusterIP: {address: 443}', stderr: ': clusterIP.address: 443 is not a ClusterIP (expected IP, IP:PORT, [IPv6]:PORT, auto or "" (e.g. 10.96.0.1, 10.96.0.1:443, auto))' },
+  { key: 'clusterIP.interface', yaml: 'clusterIP: {interface: lo}', stderr: ': clusterIP.interface: "lo" is only used with clusterIP.address or clusterIP.linkLocal' },
+  { key: 'clusterIP.interface', yaml: 'clusterIP: {address: auto, interface: "lo:1"}', stderr: ': clusterIP.interface: "lo:1" is not an interface name (1-15 characters, no "/", ":" or spaces; e.g. kube-local-lb0, lo)' },
+  { key: 'clusterIP.linkLocal', yaml: 'clusterIP: {linkLocal: "10.0.0.1:6443"}', stderr: ': clusterIP.linkLocal: "10.0.0.1:6443" is not a link-local IP:PORT (169.254.0.0/16 or [fe80::/10], e.g. 169.254.20.11:6443) or ""' },
   { key: 'adminListen', yaml: 'adminListen: 9445', stderr: ': adminListen: 9445 is not IP:PORT or "" (e.g. 127.0.0.1:9445)' },
   { key: 'adminListen', yaml: 'listen: [127.0.0.1:6443]\nadminListen: 127.0.0.1:6443', stderr: ': adminListen: "127.0.0.1:6443" is also a proxy address (listen)' },
   { key: 'logLevel', yaml: 'logLevel: verbose', stderr: ': logLevel: "verbose" is not one of trace, debug, info, warn, error, fatal, silent' },

@@ -120,3 +120,51 @@ test('the pod\'s arguments pass check-config with the example config (its direct
   assert.match(result.stdout, /^ {2}auth: kubeconfig$/m);
   assert.match(result.stdout, /^ {2}- address: 10\.0\.0\.13:6443$/m);
 });
+
+const CLUSTER_IP_MANIFEST = join(ROOT, 'static-pod/kube-local-lb-cluster-ip.yaml');
+
+function clusterIpManifest(): PodManifest & { spec: { containers: (Container & { securityContext: { capabilities: { add?: string[] } } })[] } } {
+  const document = parseDocument(readFileSync(CLUSTER_IP_MANIFEST, 'utf8'), { uniqueKeys: true });
+  assert.deepEqual(document.errors, []);
+  return document.toJS() as ReturnType<typeof clusterIpManifest>;
+}
+
+test('the --cluster-ip static pod: root with NET_ADMIN and NET_BIND_SERVICE only, --cluster-ip auto, otherwise the same pod', () => {
+  const pod = clusterIpManifest();
+  const [c, ...more] = pod.spec.containers;
+  assert.ok(c);
+  assert.equal(more.length, 0);
+  assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_BIND_SERVICE'] });
+  assert.equal(c.securityContext['runAsUser'], 0);
+  assert.equal(c.securityContext['runAsNonRoot'], false);
+  assert.equal(c.securityContext['allowPrivilegeEscalation'], false);
+  assert.equal(c.securityContext['readOnlyRootFilesystem'], true);
+  assert.equal(pod.spec.securityContext['runAsUser'], 0);
+  assert.equal(pod.spec.hostNetwork, true, 'the address and the table must be the node\'s');
+  assert.deepEqual(c.args, [...container().args, '--cluster-ip', 'auto']);
+  // Everything else is kube-local-lb.yaml's: the two files cannot drift apart.
+  const base = manifest();
+  const strip = (p: PodManifest): unknown => ({
+    ...p,
+    spec: { ...p.spec, securityContext: { ...p.spec.securityContext, runAsNonRoot: 0, runAsUser: 0, runAsGroup: 0 },
+      containers: p.spec.containers.map((k) => ({ ...k, args: [], securityContext: { ...k.securityContext, runAsNonRoot: 0, runAsUser: 0, runAsGroup: 0, capabilities: {} } })) },
+  });
+  assert.deepEqual(strip(pod), strip(base));
+});
+
+test('the --cluster-ip static pod\'s arguments pass check-config with the example config; docs/pods.md names the manifest', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'klb-static-pod-cip-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = makeClusterPki();
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfig({ server: 'https://10.0.0.11:6443', caPem: pki.ca.certPem,
+    user: { certPem: pki.probe.certPem, keyPem: pki.probe.keyPem } }), { mode: 0o600 });
+  writeFileSync(join(dir, 'config.yaml'), readFileSync(CONFIG, 'utf8').replaceAll(`${CONFIG_DIR}/`, `${dir}/`));
+  const [c] = clusterIpManifest().spec.containers;
+  const [command, ...rest] = (c?.args ?? []).map((arg) => arg.replace(CONFIG_DIR, dir));
+  assert.equal(command, 'run');
+  const result = await runMain(['check-config', ...rest]);
+  assert.equal(result.stderr, '');
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^clusterIP:\n {2}address: auto$/m);
+  assert.match(readFileSync(join(ROOT, 'docs/pods.md'), 'utf8'), /static-pod\/kube-local-lb-cluster-ip\.yaml/);
+});

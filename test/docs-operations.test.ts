@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parse, stringify } from 'yaml';
+import { InterceptionMetrics } from '../src/clusterip/metrics.js';
 import { createMetrics } from '../src/service/metrics.js';
 import { runMain } from './cli-spawn.js';
 
@@ -35,6 +36,8 @@ const RULES = [readFileSync(new URL('../../deploy/prometheus/kube-local-lb-alert
 test('the metrics table lists every kube_local_lb_ metric with its type and labels, and nothing else', async () => {
   const registry = new Registry();
   createMetrics(registry);
+  // Registered by the app only with --cluster-ip or --cluster-ip-link-local.
+  new InterceptionMetrics(registry);
   const defaults = new Registry();
   collectDefaultMetrics({ register: defaults, prefix: 'kube_local_lb_' });
   const defaultNames = new Set(defaults.getMetricsAsArray().map((m) => m.name));

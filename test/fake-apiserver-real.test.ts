@@ -19,7 +19,7 @@ import {
   ETCD_ERROR, KubernetesEndpoints, LeaseReconciler, REAL_STARTUP, checkNames, h1Request, h2Connect, h2Request, makeClusterPki, parseRbac,
   startFakeApiserver, tcpConnect, waitFor, type FakeApiserver, type FakeApiserverOptions, type Target,
 } from './fake-apiserver/index.js';
-import { docsDiscoveryRbac } from './helpers/discovery-rbac.js';
+import { docsDiscoveryRbac, docsPodsRbac } from './helpers/discovery-rbac.js';
 
 const SLICES = '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices';
 
@@ -381,4 +381,27 @@ test('HTTP/2 during shutdown: GOAWAY, a stream open before it is answered, the s
   await once(session, 'close');
   await progress.stopped;
   await assert.rejects(tcpConnect(fake.port), { code: 'ECONNREFUSED' });
+});
+
+test('Service default/kubernetes: spec.clusterIP as set; nodes may read it (the Node authorizer), kube-local-lb with the binding of docs/pods.md, others not', async (t) => {
+  const SERVICE = '/api/v1/namespaces/default/services/kubernetes';
+  const { fake, admin } = await start(t, { clusterIp: '10.254.0.1', rbac: docsPodsRbac() });
+  const pki = fake.pki;
+  assert.ok(pki);
+  const base = { port: fake.port, caPem: pki.ca.certPem };
+  const served = await h1Request(admin, SERVICE);
+  assert.equal(served.status, 200);
+  const service = JSON.parse(served.body) as { kind: string; spec: { clusterIP: string; ports: { name: string; port: number }[] } };
+  assert.equal(service.kind, 'Service');
+  assert.equal(service.spec.clusterIP, '10.254.0.1');
+  assert.deepEqual(service.spec.ports.map((p) => [p.name, p.port]), [['https', 443]]);
+  assert.equal((await h1Request({ ...base, cert: pki.node }, SERVICE)).status, 200, 'a node reads Services');
+  assert.equal((await h1Request({ ...base, cert: pki.probe }, SERVICE)).status, 200, 'the binding docs/pods.md gives allows kube-local-lb');
+  assert.equal((await h1Request({ ...base, cert: pki.probe }, '/api/v1/namespaces/default/services/other')).status, 403, 'that Service only');
+  const denied = await h1Request(base, SERVICE, bearer(pki.userToken));
+  assert.equal(denied.status, 403);
+  assert.equal(JSON.parse(denied.body).message,
+    'services "kubernetes" is forbidden: User "plain-token-user" cannot get resource "services" in API group "" in the namespace "default"');
+  assert.equal((await h1Request(admin, '/api/v1/namespaces/default/services/other')).status, 404, 'only the kubernetes Service exists');
+  assert.equal((await h1Request(admin, '/api/v1/namespaces/kube-system/services/kubernetes')).status, 404);
 });

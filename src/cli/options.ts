@@ -6,6 +6,7 @@ const GROUP_TITLES: Record<SettingGroup, string> = {
   proxy: 'Proxy:',
   health: 'Health checks:',
   discovery: 'Discovery:',
+  'cluster-ip': 'Pods (the kubernetes ClusterIP):',
   admin: 'Admin and logs:',
 };
 

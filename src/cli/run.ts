@@ -19,6 +19,9 @@ export function runCommand(context: CliContext, deps: Partial<ServiceDeps>): Com
         .epilog(SETTINGS_EPILOG),
     handler: async (argv) => {
       const config = loadConfig(argv, context.env);
+      // Before anything is started or changed: a missing capability is refused in one line.
+      const { precheckInterception } = await import('../clusterip/precheck.js');
+      await precheckInterception(config.clusterIp);
       // Loaded only now: the proxy, the checker and prom-client are needed to serve, not to
       // refuse a bad flag, print help or check a config.
       const { Service, DEFAULT_DEPS } = await import('../service/service.js');

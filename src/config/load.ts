@@ -133,6 +133,11 @@ function toConfig(settings: EffectiveSettings, configFile: string | undefined): 
       portOverride: value('discoverPortOverride'),
       stateDir: value('stateDir') === '' ? undefined : value('stateDir'),
     },
+    clusterIp: {
+      target: value('clusterIp'),
+      interface: value('clusterIpInterface'),
+      linkLocal: settings.clusterIpLinkLocal.value ?? null,
+    },
     adminListen: settings.adminListen.value ?? null,
     logLevel: value('logLevel'),
     configFile,

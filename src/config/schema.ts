@@ -61,6 +61,21 @@ export interface DiscoveryConfig {
   stateDir: string | undefined;
 }
 
+/** What `--cluster-ip` asks for: nothing, the ClusterIP read from the cluster, or one given. */
+export type ClusterIpTarget =
+  | { kind: 'none' }
+  | { kind: 'auto' }
+  | { kind: 'address'; host: string; port: number };
+
+/** Serving Service `default/kubernetes`'s ClusterIP (and a link-local address) to pods. */
+export interface ClusterIpConfig {
+  target: ClusterIpTarget;
+  /** Where the addresses are held: a dummy interface kube-local-lb creates, `lo`, or an existing one. */
+  interface: string;
+  /** An extra address for workloads that set KUBERNETES_SERVICE_HOST/PORT themselves; null: none. */
+  linkLocal: HostPort | null;
+}
+
 export interface Config {
   listen: HostPort[];
   backends: BackendConfig[];
@@ -82,6 +97,7 @@ export interface Config {
   rebalanceQuietMs: number;
   health: HealthConfig;
   discovery: DiscoveryConfig;
+  clusterIp: ClusterIpConfig;
   /** `null`: no admin server. */
   adminListen: HostPort | null;
   logLevel: LogLevel;
@@ -135,6 +151,7 @@ export const DEFAULTS = {
     insecureSkipVerify: false,
   },
   discovery: { enabled: false, portOverride: 0, stateDir: undefined },
+  clusterIp: { target: { kind: 'none' }, interface: 'kube-local-lb0', linkLocal: null },
   adminListen: { host: '127.0.0.1', port: 9445 },
   logLevel: 'info',
 } as const satisfies Omit<Config, 'backends' | 'configFile'>;

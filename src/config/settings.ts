@@ -1,6 +1,7 @@
 import { DEFAULTS, BALANCE, HEALTH_AUTH, HEALTH_SCHEME, LOG_LEVELS, REPLAY } from './schema.js';
-import type { Balance, BackendConfig, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
+import type { Balance, BackendConfig, ClusterIpTarget, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
 import { adminAddress, backendList, listenList } from './address-values.js';
+import { clusterIpTarget, interfaceName, linkLocalAddress } from './cluster-ip-values.js';
 import { boolean, duration, filePath, hostName, httpPath, integer, oneOf, optionalDirectory, type ValueKind } from './values.js';
 
 /**
@@ -39,13 +40,16 @@ export interface Settings {
   discover: boolean;
   discoverPortOverride: number;
   stateDir: string;
+  clusterIp: ClusterIpTarget;
+  clusterIpInterface: string;
+  clusterIpLinkLocal: HostPort | null;
   adminListen: HostPort | null;
   logLevel: LogLevel;
 }
 
 export type SettingKey = keyof Settings;
 
-export type SettingGroup = 'proxy' | 'health' | 'discovery' | 'admin';
+export type SettingGroup = 'proxy' | 'health' | 'discovery' | 'cluster-ip' | 'admin';
 
 export interface SettingSpec<T> {
   /** The flag without dashes; the environment variable is derived from it (`envName`). */
@@ -335,6 +339,40 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'node restarted while every seed is down still knows the other apiservers; "" keeps nothing. Created if missing',
     kind: optionalDirectory(),
     default: '',
+  },
+  clusterIp: {
+    flag: 'cluster-ip',
+    file: 'clusterIP.address',
+    group: 'cluster-ip',
+    describe:
+      'Serve pods too: hold this ClusterIP of Service default/kubernetes (IP or IP:PORT, port 443 when left out) on ' +
+      '--cluster-ip-interface, exempt its traffic from kube-proxy\'s DNAT with an nftables table of its own (notrack) ' +
+      'and accept clients on it like on --listen; removed at shutdown. "auto" reads spec.clusterIP through the healthy ' +
+      'backends with the health-check credential. Needs root or CAP_NET_ADMIN (and CAP_NET_BIND_SERVICE below port 1024). ' +
+      '"" disables it. docs/pods.md',
+    kind: clusterIpTarget(),
+    default: { ...DEFAULTS.clusterIp.target },
+  },
+  clusterIpInterface: {
+    flag: 'cluster-ip-interface',
+    file: 'clusterIP.interface',
+    group: 'cluster-ip',
+    describe:
+      'Interface that holds the --cluster-ip and --cluster-ip-link-local addresses: a dummy device created (and removed) ' +
+      'by kube-local-lb when it does not exist, or an existing one such as lo',
+    kind: interfaceName(),
+    default: DEFAULTS.clusterIp.interface,
+  },
+  clusterIpLinkLocal: {
+    flag: 'cluster-ip-link-local',
+    file: 'clusterIP.linkLocal',
+    group: 'cluster-ip',
+    describe:
+      'A link-local IP:PORT (e.g. 169.254.20.11:6443) held and served the same way, for workloads that set ' +
+      'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT themselves (where kube-proxy\'s mode makes the ClusterIP ' +
+      'impossible to take over); "" for none',
+    kind: linkLocalAddress(),
+    default: DEFAULTS.clusterIp.linkLocal,
   },
   adminListen: {
     flag: 'admin-listen',

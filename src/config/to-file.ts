@@ -64,6 +64,9 @@ function flatten(config: Config): MaybeSettings {
     discover: config.discovery.enabled,
     discoverPortOverride: config.discovery.portOverride,
     stateDir: config.discovery.stateDir ?? '',
+    clusterIp: config.clusterIp.target,
+    clusterIpInterface: config.clusterIp.interface,
+    clusterIpLinkLocal: config.clusterIp.linkLocal,
     adminListen: config.adminListen,
     logLevel: config.logLevel,
   };

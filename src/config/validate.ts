@@ -1,4 +1,5 @@
 import { addressKey, formatHostPort } from './address.js';
+import { validateClusterIp } from './cluster-ip-values.js';
 import { ConfigError } from './config-error.js';
 import { assertReadableFile, assertUsableDirectory } from './file-access.js';
 import type { HealthAuth } from './schema.js';
@@ -57,6 +58,7 @@ export function validateSettings(settings: EffectiveSettings): void {
   }
 
   validateDiscovery(settings);
+  validateClusterIp(settings);
 
   const admin = settings.adminListen;
   if (admin.value) {

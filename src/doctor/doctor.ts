@@ -2,6 +2,7 @@ import type { HostPort } from '../config/schema.js';
 import type { ClientView } from '../kubeconfig/client.js';
 import { backendFindings } from './backend-findings.js';
 import { clientFindings } from './client-findings.js';
+import { clusterIpFindings } from './cluster-ip-findings.js';
 import type { Finding } from './finding.js';
 import { listenerFindings } from './listener-owner.js';
 
@@ -21,9 +22,10 @@ export interface DoctorOptions {
  * parts do not depend on each other and run at once.
  */
 export async function examine(options: DoctorOptions): Promise<Finding[]> {
-  const [client, backends] = await Promise.all([
+  const [client, backends, pods] = await Promise.all([
     clientFindings(options.proxy, options.client, options.now),
     options.adminUrl === undefined ? Promise.resolve([]) : backendFindings(options.adminUrl),
+    clusterIpFindings(options.adminUrl),
   ]);
-  return [...listenerFindings(options.proxy), ...client, ...backends];
+  return [...listenerFindings(options.proxy), ...client, ...backends, ...pods];
 }

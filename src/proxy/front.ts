@@ -4,6 +4,7 @@ import { formatHostPort } from '../config/address.js';
 import type { Config, HostPort } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { type Bind, Listener } from './listener.js';
+import type { ListenerRole, PodListenerRole } from './listener-sessions.js';
 import type { ProxyMetrics } from './metrics.js';
 import { Session, type SessionContext } from './session.js';
 
@@ -27,7 +28,7 @@ export class Front {
   readonly #o: FrontOptions;
   readonly #log: Logger;
   readonly #sessions = new Set<Session>();
-  readonly #listeners = new Map<string, Listener>();
+  readonly #listeners = new Map<string, { listener: Listener; role: ListenerRole }>();
   readonly #ctx: SessionContext;
   #closing: Promise<void> | undefined;
   #onIdle: (() => void) | undefined;
@@ -50,7 +51,7 @@ export class Front {
 
   /** Where the listeners are bound (port 0 in the config resolved to the real port). */
   get addresses(): HostPort[] {
-    return [...this.#listeners.values()].flatMap((l) => (l.address ? [l.address] : []));
+    return [...this.#listeners.values()].flatMap(({ listener, role }) => (role === 'listen' && listener.address ? [listener.address] : []));
   }
 
   /** Sessions open now. */
@@ -65,17 +66,29 @@ export class Front {
       fds.length > 0
         ? fds.map((fd) => ({ kind: 'fd', fd }))
         : this.#o.config().listen.map((address) => ({ kind: 'address', address }));
-    for (const bind of binds) await this.#openListener(bind);
+    for (const bind of binds) await this.#openListener(bind, 'listen');
   }
 
-  async #openListener(bind: Bind): Promise<void> {
+  /**
+   * Listens on an address held for pods (the ClusterIP, the link-local address): the same
+   * sessions as any listener, but its own, so a reload of `listen` never moves it.
+   */
+  async hold(address: HostPort, role: PodListenerRole): Promise<void> {
+    await this.#openListener({ kind: 'address', address }, role);
+  }
+
+  async #openListener(bind: Bind, role: ListenerRole): Promise<void> {
     const key = bind.kind === 'fd' ? `fd:${bind.fd}` : formatHostPort(bind.address);
-    const listener = new Listener({ bind, log: this.#log.child({ component: 'listener' }), onConnection: (s) => this.#accept(s) });
+    // Sessions are counted by where the listener is bound (port 0 resolved), or by its fd.
+    let label = key;
+    const listener = new Listener({ bind, log: this.#log.child({ component: 'listener' }), onConnection: (s) => this.#accept(s, label, role) });
     await listener.listen();
-    this.#listeners.set(key, listener);
+    if (listener.address) label = formatHostPort(listener.address);
+    this.#listeners.set(key, { listener, role });
+    this.#o.metrics.listenerSessions.opened(label, role);
   }
 
-  #accept(socket: net.Socket): void {
+  #accept(socket: net.Socket, label: string, role: ListenerRole): void {
     if (this.#closing) {
       socket.destroy();
       return;
@@ -86,6 +99,7 @@ export class Front {
       socket.destroy();
       return;
     }
+    this.#o.metrics.listenerSessions.track(label, role, socket);
     const session = new Session(socket, this.#ctx);
     this.#sessions.add(session);
     session.start();
@@ -104,18 +118,19 @@ export class Front {
     try {
       for (const [key, address] of wanted) {
         if (this.#listeners.has(key)) continue;
-        await this.#openListener({ kind: 'address', address });
+        await this.#openListener({ kind: 'address', address }, 'listen');
         added.push(key);
       }
     } catch (err) {
       for (const key of added) {
-        this.#listeners.get(key)?.close();
+        this.#listeners.get(key)?.listener.close();
         this.#listeners.delete(key);
       }
       throw err;
     }
-    for (const [key, listener] of this.#listeners) {
-      if (!wanted.has(key)) {
+    // The interception's listeners are its own: a reload of `listen` does not move them.
+    for (const [key, { listener, role }] of this.#listeners) {
+      if (role === 'listen' && !wanted.has(key)) {
         listener.close();
         this.#listeners.delete(key);
       }
@@ -134,7 +149,7 @@ export class Front {
   }
 
   async #drain(graceMs: number): Promise<void> {
-    for (const listener of this.#listeners.values()) listener.close();
+    for (const { listener } of this.#listeners.values()) listener.close();
     this.#log.info({ event: 'shutdown', sessions: this.#sessions.size, graceMs },
       `shutting down: ${this.#sessions.size} sessions get up to ${graceMs} ms`);
     if (this.#sessions.size > 0) {

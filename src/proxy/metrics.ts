@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { ListenerSessions } from './listener-sessions.js';
 
 const P = 'kube_local_lb_';
 
@@ -8,6 +9,8 @@ export class ProxyMetrics {
   readonly rejectedConnections: Counter<'reason'>;
   readonly connectDuration: Histogram;
   readonly maxConnections: Gauge;
+  /** Sessions per listener and role (loopback or the ClusterIP). */
+  readonly listenerSessions: ListenerSessions;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -34,6 +37,7 @@ export class ProxyMetrics {
       help: 'The --max-connections limit: past it new client connections are refused.',
       registers,
     });
+    this.listenerSessions = new ListenerSessions(registry);
     // Every reason exported from the start, at 0: an alert on increase() then sees the first
     // rejection (a series that first appears at 1 shows no increase).
     for (const reason of ['no_backend', 'backends_failed', 'max_connections']) this.rejectedConnections.inc({ reason }, 0);

@@ -2,6 +2,9 @@ import type { Registry } from 'prom-client';
 import { AdminServer } from '../admin/server.js';
 import { Pool } from '../backends/pool.js';
 import { Rebalancer } from '../backends/rebalancer.js';
+import { readClusterIp } from '../clusterip/auto.js';
+import { ClusterIpInterception } from '../clusterip/interception.js';
+import { interceptionWanted } from '../clusterip/precheck.js';
 import { formatHostPort } from '../config/address.js';
 import { configChanges } from '../config/changes.js';
 import type { Config, HostPort } from '../config/schema.js';
@@ -57,6 +60,7 @@ class Runtime implements App {
   readonly #front: Front;
   readonly #discovery: DiscoveryController;
   readonly #rebalancer: Rebalancer;
+  readonly #clusterIp: ClusterIpInterception | undefined;
   #config: Config;
   #admin: AdminServer | undefined;
   #adminAddress: HostPort | null = null;
@@ -72,6 +76,11 @@ class Runtime implements App {
       config: () => this.#config, metrics: this.metrics.backends, log: o.log });
     this.#front = new Front({ pool: this.pool, metrics: this.metrics.proxy, log: o.log, config: () => this.#config,
       ...(o.listenFds ? { listenFds: o.listenFds } : {}) });
+    if (interceptionWanted(config.clusterIp)) {
+      this.#clusterIp = new ClusterIpInterception({ config: config.clusterIp, log: o.log, registry: o.registry,
+        resolve: (signal) => readClusterIp(this.pool, signal),
+        listen: (address, role) => this.#front.hold(address, role) });
+    }
   }
 
   get config(): Config {
@@ -94,6 +103,7 @@ class Runtime implements App {
     this.pool.start();
     this.#rebalancer.start();
     await this.#front.open();
+    await this.#clusterIp?.start();
     if (this.#config.adminListen) {
       this.#admin = new AdminServer({
         address: this.#config.adminListen,
@@ -117,6 +127,10 @@ class Runtime implements App {
     this.#front.applied(config);
     this.#discovery.apply(config, changes);
     if (changes.has('health')) warnAboutSettings(config, this.#log);
+    if (changes.has('clusterIp')) {
+      this.#log.warn({ event: 'restart_required', key: 'clusterIP' },
+        'clusterIP changed: the interception stays as it is until kube-local-lb restarts');
+    }
     if (changes.has('adminListen')) {
       this.#log.warn({ event: 'restart_required', key: 'adminListen' },
         'adminListen changed: the admin endpoint stays where it is until kube-local-lb restarts');
@@ -137,6 +151,8 @@ class Runtime implements App {
 
   async #shutdown(graceMs: number): Promise<void> {
     this.#rebalancer.stop();
+    // Before the listeners close: new connections to the ClusterIP go to kube-proxy's path at once.
+    await this.#clusterIp?.close();
     await this.#front.drain(graceMs);
     await this.#discovery.close();
     this.pool.close();

@@ -16,6 +16,7 @@ export type ApiRoute =
   | { kind: 'discovery'; document: 'api' | 'apis' | 'api/v1' }
   | { kind: 'pods'; verb: 'get' | 'list' | 'watch'; namespace: string | undefined; name: string | undefined }
   | { kind: 'namespaces'; verb: 'get' | 'list'; name: string | undefined }
+  | { kind: 'services'; verb: 'get'; namespace: string; name: string }
   | EndpointsRoute
   | { kind: 'not-allowed'; resource: string; namespace: string | undefined; name: string | undefined }
   | { kind: 'not-found' };
@@ -44,6 +45,12 @@ export function routeApi(method: string, path: string, query: URLSearchParams): 
     const [, namespace, name] = match;
     if (!read) return { kind: 'not-allowed', resource: 'pods', namespace, name };
     return { kind: 'pods', verb: name !== undefined ? 'get' : watch ? 'watch' : 'list', namespace, name };
+  }
+  match = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)$/.exec(path);
+  if (match) {
+    const [, namespace = '', name = ''] = match;
+    if (!read || watch) return { kind: 'not-allowed', resource: 'services', namespace, name };
+    return { kind: 'services', verb: 'get', namespace, name };
   }
   match = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
   if (match) {
@@ -82,6 +89,8 @@ export interface Rendering {
   readonly table: boolean;
   /** `host:port` reported in /api serverAddressByClientCIDRs. */
   readonly serverAddress: string;
+  /** spec.clusterIP of Service default/kubernetes. */
+  readonly clusterIp?: string;
 }
 
 /** The response to every route except `pods` `watch`. */
@@ -118,6 +127,10 @@ export function serveApi(route: ApiRoute, store: PodStore, query: URLSearchParam
       });
       return object(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: String(store.resourceVersion) }, items }, pretty);
     }
+    case 'services':
+      // Only the one Service every cluster has: default/kubernetes.
+      if (route.namespace !== 'default' || route.name !== 'kubernetes') return object(404, objectNotFound('services', route.name), pretty);
+      return object(200, kubernetesService(rendering.clusterIp ?? '10.96.0.1'), pretty);
     case 'endpointslices':
     case 'endpoints':
       throw new Error(`${route.kind} are served by endpoints-api.ts`);
@@ -147,6 +160,18 @@ function discovery(document: 'api' | 'apis' | 'api/v1', serverAddress: string): 
     default:
       return assertNever(document);
   }
+}
+
+function kubernetesService(clusterIp: string): unknown {
+  return {
+    kind: 'Service', apiVersion: 'v1',
+    metadata: { name: 'kubernetes', namespace: 'default', resourceVersion: '1', labels: { component: 'apiserver', provider: 'kubernetes' } },
+    spec: {
+      clusterIP: clusterIp, clusterIPs: [clusterIp], type: 'ClusterIP', sessionAffinity: 'None',
+      ports: [{ name: 'https', protocol: 'TCP', port: 443, targetPort: 6443 }],
+    },
+    status: { loadBalancer: {} },
+  };
 }
 
 function namespace(name: string): { kind: string; apiVersion: string; metadata: object; spec: object; status: object } {

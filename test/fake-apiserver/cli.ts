@@ -4,7 +4,7 @@
  *
  *   node dist-test/test/fake-apiserver/cli.js --name a [--host 127.0.0.1] [--port 0]
  *     [--cert FILE|PEM --key FILE|PEM [--client-ca FILE|PEM]] [--anonymous on|off|health-only]
- *     [--public-info-viewer false] [--token TOKEN=user[:group,group]]... [--shutdown-delay-ms N]
+ *     [--public-info-viewer false] [--token TOKEN=user[:group,group]]... [--shutdown-delay-ms N] [--cluster-ip IP]
  *     [--shutdown-timeout-ms N] [--startup real|instant] [--startup-forbidden-ms N]
  *     [--startup-not-ready-ms N] [--etcd-healthcheck-timeout-ms N] [--etcd-readycheck-timeout-ms N]
  *     [--request-timeout-ms N] [--rbac FILE]   (Role/RoleBinding manifests, YAML)
@@ -45,6 +45,7 @@ interface CliConfig {
   etcdReadycheckTimeoutMs?: number;
   requestTimeoutMs?: number;
   rbac?: string;
+  clusterIp?: string;
 }
 
 class UsageError extends Error {}
@@ -68,6 +69,7 @@ function parseConfig(argv: string[]): CliConfig {
       'shutdown-timeout-ms': { type: 'string' }, startup: { type: 'string' }, 'startup-forbidden-ms': { type: 'string' },
       'startup-not-ready-ms': { type: 'string' }, 'etcd-healthcheck-timeout-ms': { type: 'string' },
       'etcd-readycheck-timeout-ms': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, rbac: { type: 'string' },
+      'cluster-ip': { type: 'string' },
     },
     strict: true,
   });
@@ -81,6 +83,7 @@ function parseConfig(argv: string[]): CliConfig {
   };
   if (values.name !== undefined) config.name = values.name;
   if (values.host !== undefined) config.host = values.host;
+  if (values['cluster-ip'] !== undefined) config.clusterIp = values['cluster-ip'];
   config.port = number(values.port, '--port') ?? config.port;
   config.shutdownDelayMs = number(values['shutdown-delay-ms'], '--shutdown-delay-ms') ?? config.shutdownDelayMs;
   config.shutdownTimeoutMs = number(values['shutdown-timeout-ms'], '--shutdown-timeout-ms') ?? config.shutdownTimeoutMs;
@@ -180,6 +183,7 @@ async function main(): Promise<void> {
     ...(config.etcdReadycheckTimeoutMs !== undefined ? { etcdReadycheckTimeoutMs: config.etcdReadycheckTimeoutMs } : {}),
     ...(config.requestTimeoutMs !== undefined ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
     ...(rbac ? { rbac } : {}),
+    ...(config.clusterIp ? { clusterIp: config.clusterIp } : {}),
   };
   const fake = await startFakeApiserver(options);
   const pki = fake.pki && {

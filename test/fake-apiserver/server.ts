@@ -39,6 +39,8 @@ export interface FakeApiserverOptions {
   readonly endpoints?: KubernetesEndpoints;
   /** Whether discovery.k8s.io/v1 EndpointSlices are served (default true); false: 404, Endpoints only. */
   readonly servesEndpointSlices?: boolean;
+  /** spec.clusterIP of Service default/kubernetes (default 10.96.0.1). */
+  readonly clusterIp?: string;
   /** Watch bookmark period (default 60 s). */
   readonly bookmarkIntervalMs?: number;
   /** `--min-request-timeout`: watches without timeoutSeconds end after [t, 2t) (default 1800 s). */
@@ -85,6 +87,7 @@ export class FakeApiserver {
   readonly counters: Counters;
   readonly endpoints: KubernetesEndpoints;
   #servesEndpointSlices: boolean;
+  readonly #clusterIp: string | undefined;
   #port = 0;
   readonly #etcd = new EtcdLink();
   readonly #etcdCheck: EtcdProbe;
@@ -119,6 +122,7 @@ export class FakeApiserver {
     this.counters = newCounters();
     this.endpoints = options.endpoints ?? new KubernetesEndpoints();
     this.#servesEndpointSlices = options.servesEndpointSlices ?? true;
+    this.#clusterIp = options.clusterIp;
     this.#anonymous = options.anonymous ?? 'on';
     this.#publicInfoViewer = options.publicInfoViewer ?? true;
     const given = options.tokens ?? new Map<string, User>();
@@ -317,7 +321,7 @@ export class FakeApiserver {
       return;
     }
 
-    const resource = api?.kind === 'pods' || api?.kind === 'namespaces' || api?.kind === 'endpointslices' || api?.kind === 'endpoints' ? api : null;
+    const resource = api?.kind === 'pods' || api?.kind === 'namespaces' || api?.kind === 'services' || api?.kind === 'endpointslices' || api?.kind === 'endpoints' ? api : null;
     const verb = resource ? resource.verb : ex.method.toLowerCase();
     const decision = this.#authorize(authn.user, verb, ex.path, resource);
     if (!decision.allowed) {
@@ -367,7 +371,8 @@ export class FakeApiserver {
       return;
     }
     if (api) {
-      const answer = serveApi(api, this.store, ex.query, { pretty, table: wantsTable(ex.header('accept')), serverAddress: this.address });
+      const answer = serveApi(api, this.store, ex.query, { pretty, table: wantsTable(ex.header('accept')), serverAddress: this.address,
+        ...(this.#clusterIp ? { clusterIp: this.#clusterIp } : {}) });
       ex.send(answer.status, answer.headers, answer.body);
       return;
     }
@@ -376,8 +381,9 @@ export class FakeApiserver {
 
   /**
    * RBAC's decision: before its informers synced (start-up), nobody outside system:masters
-   * is allowed anything; the `kubernetes` Service's endpoints need a binding (rbac.ts);
-   * everything else follows the bootstrap roles (auth.ts).
+   * is allowed anything; the `kubernetes` Service's endpoints need a binding (rbac.ts); the
+   * Service itself is readable by nodes (the Node authorizer's rules have services) and by
+   * whoever a binding allows; everything else follows the bootstrap roles (auth.ts).
    */
   #authorize(user: User, verb: string, path: string, resource: { kind: string; namespace?: string | undefined; name: string | undefined } | null):
     { allowed: boolean; reason: string } {
@@ -387,6 +393,11 @@ export class FakeApiserver {
     if (resource && (resource.kind === 'endpointslices' || resource.kind === 'endpoints')) {
       const decision = this.#rbac.authorize(user, { verb, apiGroup: resource.kind === 'endpointslices' ? 'discovery.k8s.io' : '',
         resource: resource.kind, namespace: resource.namespace, name: resource.name });
+      return decision.allowed ? { allowed: true, reason: '' } : { allowed: false, reason: decision.reason };
+    }
+    if (resource?.kind === 'services') {
+      if (user.groups.includes('system:nodes') && user.name.startsWith('system:node:')) return { allowed: true, reason: '' };
+      const decision = this.#rbac.authorize(user, { verb, apiGroup: '', resource: 'services', namespace: resource.namespace, name: resource.name });
       return decision.allowed ? { allowed: true, reason: '' } : { allowed: false, reason: decision.reason };
     }
     return { allowed: authorize(user, verb, path, this.#publicInfoViewer), reason: '' };
@@ -400,7 +411,7 @@ export class FakeApiserver {
   #needsEtcd(api: NonNullable<ReturnType<typeof routeApi>>, ex: Exchange): boolean {
     if (this.#etcd.up) return false;
     if (api.kind === 'not-allowed') return true;
-    if (api.kind !== 'pods' && api.kind !== 'namespaces' && api.kind !== 'endpointslices' && api.kind !== 'endpoints') return false;
+    if (api.kind !== 'pods' && api.kind !== 'namespaces' && api.kind !== 'services' && api.kind !== 'endpointslices' && api.kind !== 'endpoints') return false;
     const rv = ex.query.get('resourceVersion') ?? '';
     if (api.verb === 'watch') return false;
     if (api.verb === 'get') return rv !== '0';

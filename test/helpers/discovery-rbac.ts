@@ -8,11 +8,20 @@ import { parseRbac, type RbacObject } from '../fake-apiserver/index.js';
  * certificate and probeToken).
  */
 export function docsDiscoveryRbac(): RbacObject[] {
-  const doc = readFileSync(new URL('../../../docs/discovery.md', import.meta.url), 'utf8');
+  return docsRbac('discovery.md');
+}
+
+/** The Role and RoleBinding docs/pods.md gives `kube-local-lb` for `--cluster-ip auto`. */
+export function docsPodsRbac(): RbacObject[] {
+  return docsRbac('pods.md');
+}
+
+function docsRbac(file: string): RbacObject[] {
+  const doc = readFileSync(new URL(`../../../docs/${file}`, import.meta.url), 'utf8');
   const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => /kind: RoleBinding/.test(b));
   const objects = blocks.flatMap((b) => parseRbac(b));
   if (!objects.some((o) => o.kind === 'Role') || !objects.some((o) => o.kind === 'RoleBinding')) {
-    throw new Error('docs/discovery.md: no Role and RoleBinding found in its YAML blocks');
+    throw new Error(`docs/${file}: no Role and RoleBinding found in its YAML blocks`);
   }
   return objects;
 }

@@ -76,11 +76,11 @@ export function jsonLines(stream: Readable, describe: () => string = () => ''): 
  * `netns` it runs inside that network namespace (`ip netns exec`, which execs node: the child's
  * PID is kube-local-lb's), and the admin endpoint is read from there too.
  */
-export async function startRun(t: TestContext, args: readonly string[], opts: { netns?: string } = {}): Promise<LbProcess> {
-  const argv = [MAIN, 'run', ...args];
-  const child = opts.netns
-    ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, argv, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startRun(t: TestContext, args: readonly string[], opts: { netns?: string; wrap?: readonly string[] } = {}): Promise<LbProcess> {
+  // `wrap`: a command that execs the rest (`ip netns exec NAME`), so signals still reach kube-local-lb.
+  const wrap = opts.wrap ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+  const [file = process.execPath, ...wrapArgs] = [...wrap, process.execPath];
+  const child = spawn(file, [...wrapArgs, MAIN, 'run', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
