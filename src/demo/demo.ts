@@ -26,6 +26,9 @@ const DEMO_FLAGS: FlagValues = {
   // Short enough to watch the ramp after a revive, and the end of a drain.
   'slow-start': '3s',
   'drain-timeout': '30s',
+  // An eject resets every session at once, so that each one is seen to move right away; on a
+  // fleet the spread (--eject-spread) keeps the nodes' reconnects from landing together.
+  'eject-spread': '0s',
   'shutdown-grace': '0s',
 };
 
