@@ -33,7 +33,7 @@ function nodeProcess(c: RealCluster, cmd: string, args: readonly string[]): Node
   };
 }
 
-export const LB_PORT = 6443;
+export const LB_PORT = 6444;
 export const ADMIN = '127.0.0.1:9445';
 
 export interface NodeLb extends NodeProcess {
@@ -45,7 +45,7 @@ export interface NodeLb extends NodeProcess {
   waitUp(n: number, ms?: number): Promise<void>;
 }
 
-/** Starts kube-local-lb in the node namespace on 127.0.0.1:6443, with the cluster's CA. */
+/** Starts kube-local-lb in the node namespace on 127.0.0.1:6444 (the default on every node), with the cluster's CA. */
 export async function startNodeLb(c: RealCluster, args: readonly string[]): Promise<NodeLb> {
   const p = nodeProcess(c, process.execPath, [MAIN, 'run', '--listen', `127.0.0.1:${LB_PORT}`, '--admin-listen', ADMIN,
     '--health-ca-file', c.creds.caFile, ...args]);

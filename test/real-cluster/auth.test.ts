@@ -20,7 +20,7 @@ describe('real apiservers, --anonymous-auth=false', { skip, timeout: 900_000 }, 
   after(() => c?.stop());
 
   const backendArgs = () => c.apiservers.flatMap((a) => ['--backend', a.address]);
-  const lbKubeconfig = (name: string, auth: Parameters<RealCluster['kubeconfig']>[2]) => c.kubeconfig(name, `https://127.0.0.1:6443`, auth);
+  const lbKubeconfig = (name: string, auth: Parameters<RealCluster['kubeconfig']>[2]) => c.kubeconfig(name, `https://127.0.0.1:6444`, auth);
 
   async function assertServes(lb: NodeLb): Promise<void> {
     await lb.waitUp(3, 30_000);
@@ -137,7 +137,7 @@ function kubeletConf(c: RealCluster): string {
     'clusters:',
     '- cluster:',
     `    certificate-authority-data: ${ca}`,
-    '    server: https://127.0.0.1:6443',
+    '    server: https://127.0.0.1:6444',
     '    tls-server-name: kubernetes',
     '  name: kubernetes',
     'contexts:',

@@ -40,8 +40,8 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
 
   /** Runs the node's clients through kube-local-lb, applies `fault` at 5 s, `heal` 20 s later, and measures. */
   async function underFault(fault: (i: number) => Promise<void> | void, heal: (i: number) => Promise<void> | void, settleMs = 15_000): Promise<Outcome> {
-    const simKc = c.kubeconfig('sim-lb', 'https://127.0.0.1:6443', { token: c.creds.nodeToken });
-    const adminKc = c.kubeconfig('admin-lb', 'https://127.0.0.1:6443', { token: c.creds.adminToken });
+    const simKc = c.kubeconfig('sim-lb', 'https://127.0.0.1:6444', { token: c.creds.nodeToken });
+    const adminKc = c.kubeconfig('admin-lb', 'https://127.0.0.1:6444', { token: c.creds.adminToken });
     await allUp();
     const sim = await startKubeletSim(c, binaries!['kubelet-sim'], simKc);
     const watch = await startClientNodeWatch(c, adminKc, '/api/v1/namespaces/default/pods');

@@ -42,7 +42,7 @@ describe('real apiservers, --endpoint-reconciler-type=master-count --apiserver-c
       await dead.proc?.exit;
       await lb.waitFor({ event: 'backend_state', backend: dead.address, to: 'down' }, 30_000);
       const before = await lb.metric('kube_local_lb_sessions_total', { backend: dead.address });
-      const kc = c.kubeconfig('admin-lb', 'https://127.0.0.1:6443', { token: c.creds.adminToken });
+      const kc = c.kubeconfig('admin-lb', 'https://127.0.0.1:6444', { token: c.creds.adminToken });
       const loop = kubectlLoop(c, kc, ['get', 'pods', '-n', 'default']);
       // Three reconciler intervals: master-count does not remove the dead apiserver.
       await sleep(30_000);
