@@ -59,7 +59,7 @@ export function listenerOwners(address: HostPort): { pid: number; name: string }
     });
     if (!holds) continue;
     try {
-      owners.push({ pid: Number(entry), name: readFileSync(`/proc/${entry}/comm`, 'utf8').trim() });
+      owners.push({ pid: Number(entry), name: commandName(entry) });
     } catch {
       // The process ended meanwhile.
     }
@@ -82,4 +82,14 @@ export function listenerFindings(address: HostPort, owners = listenerOwners(addr
     text: `${where} is kube-apiserver's own port (pid ${apiserver.pid}), not kube-local-lb: what follows is the local apiserver, not the path through the proxy`,
     fix: 'pass the proxy\'s listen address, --proxy 127.0.0.1:6444 (the default), or the listen of its config.yaml',
   }];
+}
+
+/**
+ * The command a process was started as: the last part of argv[0], else its thread name (`comm`,
+ * which a runtime may rename: Node.js 24 calls its main thread MainThread).
+ */
+function commandName(pid: string): string {
+  const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+  const base = argv0.slice(argv0.lastIndexOf('/') + 1);
+  return base !== '' ? base : readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 }
