@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { test, type TestContext } from 'node:test';
-import { h1Request } from './fake-apiserver/index.js';
+import { type FakeApiserver, h1Request } from './fake-apiserver/index.js';
 import { fakeCluster, type FakeCluster } from './helpers/cluster.js';
 import { logSink, type LogSink } from './helpers/logs.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { waitUntil } from './helpers/wait.js';
 
 // The three ways a real kube-apiserver's life used to break kube-local-lb, forced through the
 // imitation that now behaves like it (reference/real-apiserver.md, part A, items 1-3), with the
@@ -64,8 +65,44 @@ test('etcd down under every apiserver: /readyz is slow, all go draining (never d
   assert.ok(watch.lines > 0, 'the watch got the event from the cache');
   assert.equal(logs.find({ event: 'backend_state', to: 'down' }), undefined, 'no backend went down');
   assert.equal(logs.find({ event: 'backend_ejected' }), undefined);
-  for (const a of cluster.apiservers) a.setEtcd(true);
+  await sleep(6_000);
+  // The apiservers come back one by one, as their etcd clients redial with backoff: the one still
+  // slow (the one with the watch) keeps its session for longer than the 3 s grace after a fault
+  // of its own.
+  const second = cluster.apiservers.find((a) => a.name === watch.apiserver);
+  const first = cluster.apiservers.find((a) => a !== second);
+  assert.ok(first && second, `the watch is served by ${watch.apiserver}`);
+  first.setEtcd(true);
   await logs.waitFor({ event: 'panic_left' }, 15_000);
+  const hold = await logs.waitFor({ event: 'backend_stranded_hold', backend: second.address }, 1_000);
+  assert.ok(Number(hold.graceMs) >= 8_000, `grace ${String(hold.graceMs)} ms after an outage of ${String(hold.outageMs)} ms`);
+  await sleep(4_000);
+  assert.equal(logs.find({ event: 'backend_ejected' }), undefined, 'the session of the apiserver still slow is not moved yet');
+  second.setEtcd(true);
+  await logs.waitFor({ event: 'backend_state', backend: second.address, from: 'draining', to: 'up' }, 10_000);
+  assert.equal(logs.find({ event: 'backend_ejected' }), undefined);
+  assert.equal(watch.ended, '', 'the watch is still open');
+});
+
+test('etcd back for all but one apiserver: the sessions it strands move after the grace the outage earned', async (t) => {
+  const { cluster, lb, logs } = await clusterBehindProxy(t, 2);
+  const [first, second] = cluster.apiservers as [FakeApiserver, FakeApiserver];
+  const watches = [watchThrough(lb, cluster, t), watchThrough(lb, cluster, t)];
+  await sleep(500);
+  for (const a of cluster.apiservers) a.setEtcd(false);
+  await logs.waitFor({ event: 'panic_entered' }, 15_000);
+  await sleep(2_000);
+  first.setEtcd(true);
+  await logs.waitFor({ event: 'panic_left' }, 15_000);
+  const left = Date.now();
+  const hold = await logs.waitFor({ event: 'backend_stranded_hold', backend: second.address }, 1_000);
+  const ejected = await logs.waitFor({ event: 'backend_ejected', backend: second.address }, 30_000);
+  const waited = Date.now() - left;
+  assert.equal(ejected.reason, 'slow');
+  assert.ok(waited >= Number(hold.graceMs) - 500, `moved after ${waited} ms, grace ${String(hold.graceMs)} ms`);
+  const moved = watches.filter((w) => w.apiserver === second.name);
+  await waitUntil(() => moved.every((w) => w.ended !== ''), 'the stranded watches closed', 5_000);
+  assert.equal(logs.find({ event: 'backend_ejected', backend: first.address }), undefined);
 });
 
 test('graceful shutdown with --shutdown-delay-duration 0: the listener closes at once, and the watches it still serves are not reset', async (t) => {

@@ -13,6 +13,7 @@ import {
   nextStreak,
   rampAt,
   sessionFailureStreak,
+  strandGraceMs,
 } from '../src/backends/transitions.js';
 import type { Reason } from '../src/health/verdict.js';
 import { verdictOf } from '../src/health/verdict.js';
@@ -150,6 +151,14 @@ test('next check: the interval when repeating the verdict changes nothing', () =
   assert.equal(nextCheck(up, { good: 0, bad: 1 }, 'refused', T, NOW, false), 'interval');
   assert.equal(nextCheck(down, { good: 0, bad: 9 }, 'refused', T, NOW, false), 'interval');
   assert.equal(nextCheck(draining, { good: 0, bad: 9 }, 'shutting_down', T, NOW, false), 'interval');
+});
+
+test('stranded sessions: the grace alone for a fault of its own; half a shared outage on top, at most the drain timeout', () => {
+  assert.equal(strandGraceMs(3_000, 0, 60_000), 3_000);
+  assert.equal(strandGraceMs(3_000, 21_000, 60_000), 13_500);
+  assert.equal(strandGraceMs(3_000, 600_000, 60_000), 60_000);
+  // A drain timeout shorter than the grace never shortens the grace.
+  assert.equal(strandGraceMs(3_000, 21_000, 1_000), 3_000);
 });
 
 test('eligibility: up before unknown before draining; down never', () => {

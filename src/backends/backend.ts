@@ -2,7 +2,7 @@ import type { BackendConfig } from '../config/schema.js';
 import { REASONS, type Reason, verdictOf } from '../health/verdict.js';
 import { ejectDelays } from './eject-spread.js';
 import type { IdleState } from './rebalance.js';
-import { type BackendState, type Streak, type Thresholds, ejectsOnDown, isGood, nextState, nextStreak, rampAt, sessionFailureStreak, strandsSessions } from './transitions.js';
+import { type BackendState, type Streak, type Thresholds, ejectsOnDown, isGood, nextState, nextStreak, rampAt, sessionFailureStreak, strandGraceMs, strandsSessions } from './transitions.js';
 
 /** What a backend needs of a session: to be told its backend went away. */
 export interface BackendSession {
@@ -220,19 +220,23 @@ export class Backend {
    * Draining for a reason that strands its sessions: they are moved after a grace time, unless
    * the backend recovers first. The grace lets the checks of the other backends see the same
    * fault first: under an etcd outage every apiserver turns slow within about one interval, and
-   * then panic keeps every session where it is.
+   * then panic keeps every session where it is. `sharedOutageMs`: how long the node was in
+   * panic, when this follows its end (see `strandGraceMs`). Returns the grace, if a timer was set.
    */
-  armStrandTimer(): void {
+  armStrandTimer(sharedOutageMs = 0): number | undefined {
     this.#clearStrandTimer();
     const s = this.#state;
-    if (s.kind !== 'draining' || !strandsSessions(s.reason)) return;
+    if (s.kind !== 'draining' || !strandsSessions(s.reason)) return undefined;
+    const t = this.thresholds();
+    const graceMs = strandGraceMs(t.strandGraceMs, sharedOutageMs, t.drainTimeoutMs);
     this.#strandTimer = setTimeout(() => {
       this.#strandTimer = undefined;
       const now = this.#state;
       if (now.kind !== 'draining' || !strandsSessions(now.reason) || this.#sessions.size === 0 || this.holdDrained()) return;
       this.onStranded(this, now.reason);
-    }, this.thresholds().strandGraceMs);
+    }, graceMs);
     this.#strandTimer.unref();
+    return graceMs;
   }
 
   /**

@@ -34,6 +34,8 @@ export class Pool {
   #credentials: CredentialSource;
   #credentialError = '';
   #panic = false;
+  /** When the node entered panic, while it is in it. */
+  #panicSince = 0;
   readonly #availability: AvailabilityWatch;
   #closed = false;
   #started = false;
@@ -307,9 +309,23 @@ export class Pool {
     if (panic === this.#panic) return;
     this.#panic = panic;
     this.#metrics.panic.set(panic ? 1 : 0);
+    const now = this.#now();
+    if (panic) {
+      this.#panicSince = now;
+      return;
+    }
     // Out of panic: sessions held on backends that strand them (etcd out of reach) move after
-    // the grace time, unless those recover first (after an etcd outage they all do, about together).
-    if (!panic) for (const backend of this.#backends.values()) backend.armStrandTimer();
+    // a grace time that grows with the outage, unless those recover first (after an etcd outage
+    // they all do, one by one as their etcd clients redial).
+    const outageMs = now - this.#panicSince;
+    for (const backend of this.#backends.values()) {
+      const graceMs = backend.armStrandTimer(outageMs);
+      if (graceMs === undefined || backend.activeSessions === 0) continue;
+      this.#log.info({ event: 'backend_stranded_hold', backend: backend.address, sessions: backend.activeSessions,
+        graceMs: Math.round(graceMs), outageMs: Math.round(outageMs) },
+        `${backend.activeSessions} sessions of ${backend.address} wait up to ${(graceMs / 1000).toFixed(1)} s for it to recover ` +
+        `from the ${(outageMs / 1000).toFixed(1)} s outage before they move`);
+    }
   }
 
   /** Stops the checkers. Sessions are closed by their listener's owner. */

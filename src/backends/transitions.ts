@@ -151,6 +151,20 @@ export function strandsSessions(reason: Reason): boolean {
 }
 
 /**
+ * How long sessions stranded on a backend wait before they move. A fault of its own (cut from
+ * its etcd while the others are up) has the grace time (one check interval and one timeout):
+ * the other backends' checks would have seen the same fault by then. After an outage every
+ * backend shared (panic: one etcd for all, stopped), the apiservers come back one by one as
+ * their etcd clients redial with growing backoff, so their recovery spreads with the outage's
+ * length (three real apiservers after 21 s of etcd outage: 3.2 s from the first to the last).
+ * Those still slow get half the outage on top, never more than the drain timeout.
+ */
+export function strandGraceMs(graceMs: number, sharedOutageMs: number, drainTimeoutMs: number): number {
+  if (sharedOutageMs <= 0) return graceMs;
+  return Math.max(graceMs, Math.min(graceMs + sharedOutageMs / 2, drainTimeoutMs));
+}
+
+/**
  * The reason a check's verdict is read as. A 401/403 where another backend accepts the same
  * credential means this apiserver is not ready (a starting one refuses everyone outside
  * system:masters until RBAC's caches sync): a failure. Only where no backend accepts it is it a
