@@ -43,7 +43,7 @@ async function setup(t: TestContext, n: number, o: { cluster?: LoopbackClusterOp
     backends: [seed.address],
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
     health: { ...FAST, caFile, auth: 'token', tokenFile, ...o.health },
-    discovery: { enabled: true, portOverride: 0, stateDir: undefined, ...o.discovery },
+    discovery: { enabled: true, portOverride: 0, stateDir: '', ...o.discovery },
   }, logs);
   t.after(() => lb.close());
   const servedBy = async (): Promise<string> => {
@@ -194,7 +194,7 @@ test('--discover-port-override: advertised on a port nothing listens on, dialled
   const lb = await startProxy({
     backends: [cluster.apiservers[0]?.address ?? ''],
     health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.probeToken) },
-    discovery: { enabled: true, portOverride: cluster.port, stateDir: undefined },
+    discovery: { enabled: true, portOverride: cluster.port, stateDir: '' },
   }, logs);
   t.after(() => lb.close());
   await waitUntil(() => backendsOf(lb).length === 2, 'two backends');
@@ -244,7 +244,7 @@ test('a reload that turns discovery off removes (drains) the discovered backends
   const config = (enabled: boolean) => testConfig({
     backends: [seed.address],
     health: { ...FAST, caFile: cluster.file('ca.crt', cluster.pki.ca.certPem), auth: 'token', tokenFile: cluster.file('token', cluster.pki.probeToken) },
-    discovery: { enabled, portOverride: 0, stateDir: undefined },
+    discovery: { enabled, portOverride: 0, stateDir: '' },
   });
   await lb.app.reload(config(false));
   await logs.waitFor({ event: 'discovery_stopped' });

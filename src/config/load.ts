@@ -4,7 +4,7 @@ import { CONFIG_ENV, readEnv, type Env } from './env.js';
 import { readConfigFile } from './file.js';
 import { lastText } from './flag-value.js';
 import { DEFAULTS, type Config } from './schema.js';
-import { CONFIG_FLAG, SETTINGS, SETTING_KEYS, setGiven, type Layer, type SettingKey, type Settings, type Source } from './settings.js';
+import { CONFIG_FLAG, SETTINGS, SETTING_KEYS, setGiven, splitPath, type Layer, type SettingKey, type Source } from './settings.js';
 import { validateSettings, type Effective, type EffectiveSettings } from './validate.js';
 
 /**
@@ -88,58 +88,19 @@ function merge<K extends SettingKey>(settings: EffectiveSettings, key: K, layers
   view[key] = effective;
 }
 
+/**
+ * The nested `Config`: each setting at the place its row names (`SETTINGS[key].config`). A
+ * setting without a value (an unset credential file) is left undefined; validateSettings has
+ * refused a missing required one.
+ */
 function toConfig(settings: EffectiveSettings, configFile: string | undefined): Config {
-  const value = <K extends SettingKey>(key: K): Settings[K] => {
-    const given = settings[key].value;
-    // validateSettings has refused a missing required setting; only optional ones are undefined here.
-    if (given === undefined) throw new ConfigError(`--${SETTINGS[key].flag}`, undefined, 'missing');
-    return given;
+  const config: Record<string, unknown> = {
+    health: {}, discovery: {}, clusterIp: {}, replayBufferBytes: DEFAULTS.replayBufferBytes, configFile,
   };
-  const optional = <K extends SettingKey>(key: K): Settings[K] | undefined => settings[key].value;
-  return {
-    listen: value('listen'),
-    backends: value('backends'),
-    balance: value('balance'),
-    connectTimeoutMs: value('connectTimeoutMs'),
-    firstByteTimeoutMs: value('firstByteTimeoutMs'),
-    replay: value('replay'),
-    replayBufferBytes: DEFAULTS.replayBufferBytes,
-    maxConnections: value('maxConnections'),
-    drainTimeoutMs: value('drainTimeoutMs'),
-    slowStartMs: value('slowStartMs'),
-    shutdownGraceMs: value('shutdownGraceMs'),
-    ejectSpreadMs: value('ejectSpreadMs'),
-    rebalance: value('rebalance'),
-    rebalanceIntervalMs: value('rebalanceIntervalMs'),
-    rebalanceQuietMs: value('rebalanceQuietMs'),
-    health: {
-      path: value('healthPath'),
-      intervalMs: value('healthIntervalMs'),
-      timeoutMs: value('healthTimeoutMs'),
-      fall: value('healthFall'),
-      rise: value('healthRise'),
-      scheme: value('healthScheme'),
-      auth: value('healthAuth'),
-      tokenFile: optional('healthTokenFile'),
-      clientCertFile: optional('healthClientCertFile'),
-      clientKeyFile: optional('healthClientKeyFile'),
-      kubeconfigFile: optional('healthKubeconfigFile'),
-      caFile: optional('healthCaFile'),
-      tlsServerName: value('healthTlsServerName'),
-      insecureSkipVerify: value('healthInsecureSkipVerify'),
-    },
-    discovery: {
-      enabled: value('discover'),
-      portOverride: value('discoverPortOverride'),
-      stateDir: value('stateDir') === '' ? undefined : value('stateDir'),
-    },
-    clusterIp: {
-      target: value('clusterIp'),
-      interface: value('clusterIpInterface'),
-      linkLocal: settings.clusterIpLinkLocal.value ?? null,
-    },
-    adminListen: settings.adminListen.value ?? null,
-    logLevel: value('logLevel'),
-    configFile,
-  };
+  for (const key of SETTING_KEYS) {
+    const [section, leaf] = splitPath(SETTINGS[key].config);
+    const target = section === undefined ? config : (config[section] as Record<string, unknown>);
+    target[leaf] = settings[key].value;
+  }
+  return config as unknown as Config;
 }

@@ -57,8 +57,8 @@ export interface DiscoveryConfig {
   enabled: boolean;
   /** 0: the port each endpoint advertises; else every discovered address is dialled on this port. */
   portOverride: number;
-  /** Where the last good discovered list is kept across restarts; undefined: nowhere. */
-  stateDir: string | undefined;
+  /** Where the last good discovered list is kept across restarts; '': nowhere. */
+  stateDir: string;
 }
 
 /** What `--cluster-ip` asks for: nothing, the ClusterIP read from the cluster, or one given. */
@@ -105,6 +105,25 @@ export interface Config {
   configFile: string | undefined;
 }
 
+/** The parts of `Config` that group settings; every other key of it holds one setting, or none. */
+type Section = 'health' | 'discovery' | 'clusterIp';
+
+/** Keys of `Config` that no setting gives: fixed, or where the config came from. */
+type NotASetting = 'replayBufferBytes' | 'configFile';
+
+/** Where a setting can go in `Config`: a top-level key, or `section.key`. */
+export type ConfigPath =
+  | Exclude<keyof Config, Section | NotASetting>
+  | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];
+
+/** The type `Config` holds at `path`. */
+export type AtConfigPath<P extends ConfigPath> = P extends `${infer S extends Section}.${infer K}`
+  ? K extends keyof Config[S] ? Config[S][K] : never
+  : P extends keyof Config ? Config[P] : never;
+
+/** The paths whose type a setting of type `T` can be stored at. */
+export type ConfigPathFor<T> = { [P in ConfigPath]: [T] extends [AtConfigPath<P>] ? P : never }[ConfigPath];
+
 export const DEFAULTS = {
   // 6444, not 6443: on a control-plane node kube-apiserver holds *:6443, and kube-proxy's one
   // kubeconfig needs the same address on every node.
@@ -150,7 +169,7 @@ export const DEFAULTS = {
     tlsServerName: 'kubernetes',
     insecureSkipVerify: false,
   },
-  discovery: { enabled: false, portOverride: 0, stateDir: undefined },
+  discovery: { enabled: false, portOverride: 0, stateDir: '' },
   clusterIp: { target: { kind: 'none' }, interface: 'kube-local-lb0', linkLocal: null },
   adminListen: { host: '127.0.0.1', port: 9445 },
   logLevel: 'info',

@@ -1,4 +1,5 @@
 import { DEFAULTS, BALANCE, HEALTH_AUTH, HEALTH_SCHEME, LOG_LEVELS, REPLAY } from './schema.js';
+import type { ConfigPath, ConfigPathFor } from './schema.js';
 import type { Balance, BackendConfig, ClusterIpTarget, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
 import { adminAddress, backendList, listenList } from './address-values.js';
 import { clusterIpTarget, interfaceName, linkLocalAddress } from './cluster-ip-values.js';
@@ -54,6 +55,8 @@ export type SettingGroup = 'proxy' | 'health' | 'discovery' | 'cluster-ip' | 'ad
 export interface SettingSpec<T> {
   /** The flag without dashes; the environment variable is derived from it (`envName`). */
   flag: string;
+  /** Where the value goes in `Config`: a key, or `section.key`; the types must agree. */
+  config: ConfigPathFor<T>;
   /** Dotted path of the key in the YAML file. */
   file: string;
   group: SettingGroup;
@@ -72,6 +75,7 @@ const { health } = DEFAULTS;
 export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } = {
   listen: {
     flag: 'listen',
+    config: 'listen',
     file: 'listen',
     group: 'proxy',
     describe: 'Address the proxy accepts clients on: IPv4:PORT or [IPv6]:PORT; repeat for several. Port 0 picks a free port. ' +
@@ -81,6 +85,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   backends: {
     flag: 'backend',
+    config: 'backends',
     file: 'backends',
     group: 'proxy',
     describe:
@@ -93,6 +98,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   balance: {
     flag: 'balance',
+    config: 'balance',
     file: 'balance',
     group: 'proxy',
     describe: 'How a new session picks among the eligible backends of the best priority (least-conn: fewest active sessions, ties at random)',
@@ -101,6 +107,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   connectTimeoutMs: {
     flag: 'connect-timeout',
+    config: 'connectTimeoutMs',
     file: 'connectTimeout',
     group: 'proxy',
     describe: 'Time allowed to connect to a backend before the session is replayed on another (1ms-1m)',
@@ -109,6 +116,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   firstByteTimeoutMs: {
     flag: 'first-byte-timeout',
+    config: 'firstByteTimeoutMs',
     file: 'firstByteTimeout',
     group: 'proxy',
     describe: 'Time allowed for a backend\'s first byte (its TLS ServerHello) before the session is replayed on another (1ms-1m)',
@@ -117,6 +125,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   replay: {
     flag: 'replay',
+    config: 'replay',
     file: 'replay',
     group: 'proxy',
     describe: 'When a session whose backend failed before answering is retried on another backend: tls (only if the client began a TLS handshake), always, never',
@@ -125,6 +134,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   maxConnections: {
     flag: 'max-connections',
+    config: 'maxConnections',
     file: 'maxConnections',
     group: 'proxy',
     describe: 'Client connections open at once; above it new clients are refused (1-1000000)',
@@ -133,6 +143,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   drainTimeoutMs: {
     flag: 'drain-timeout',
+    config: 'drainTimeoutMs',
     file: 'drainTimeout',
     group: 'proxy',
     describe: 'How long sessions may stay on a draining (answering but not ready) backend before they are closed (0-1h)',
@@ -141,6 +152,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   slowStartMs: {
     flag: 'slow-start',
+    config: 'slowStartMs',
     file: 'slowStart',
     group: 'proxy',
     describe: 'Ramp-up of new sessions to a backend that came back up (0 disables, up to 1h)',
@@ -149,6 +161,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   shutdownGraceMs: {
     flag: 'shutdown-grace',
+    config: 'shutdownGraceMs',
     file: 'shutdownGrace',
     group: 'proxy',
     describe: 'On SIGTERM, how long open sessions may continue before they are closed (0-1h)',
@@ -157,6 +170,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   ejectSpreadMs: {
     flag: 'eject-spread',
+    config: 'ejectSpreadMs',
     file: 'ejectSpread',
     group: 'proxy',
     describe:
@@ -169,6 +183,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   rebalance: {
     flag: 'rebalance',
+    config: 'rebalance',
     file: 'rebalance',
     group: 'proxy',
     describe:
@@ -180,6 +195,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   rebalanceIntervalMs: {
     flag: 'rebalance-interval',
+    config: 'rebalanceIntervalMs',
     file: 'rebalanceInterval',
     group: 'proxy',
     describe: 'Mean time between two sessions this node closes to rebalance, with ±50% jitter (1s-1h)',
@@ -188,6 +204,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   rebalanceQuietMs: {
     flag: 'rebalance-quiet',
+    config: 'rebalanceQuietMs',
     file: 'rebalanceQuiet',
     group: 'proxy',
     describe: 'How long a session must have moved no bytes, the last ones from the backend, before it may be closed to rebalance (100ms-10m)',
@@ -196,6 +213,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthPath: {
     flag: 'health-path',
+    config: 'health.path',
     file: 'health.path',
     group: 'health',
     describe: 'Path each check GETs; a pass is 200 with body "ok". /readyz, /livez, /healthz or a sub-check like /readyz/etcd',
@@ -204,6 +222,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthIntervalMs: {
     flag: 'health-interval',
+    config: 'health.intervalMs',
     file: 'health.interval',
     group: 'health',
     describe: 'Time between checks of one backend, with ±20% jitter (10ms-1h)',
@@ -212,6 +231,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthTimeoutMs: {
     flag: 'health-timeout',
+    config: 'health.timeoutMs',
     file: 'health.timeout',
     group: 'health',
     describe: 'Time allowed for one check before its verdict is unreachable (1ms-1m)',
@@ -220,6 +240,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthFall: {
     flag: 'health-fall',
+    config: 'health.fall',
     file: 'health.fall',
     group: 'health',
     describe: 'Consecutive failed checks that take an up backend out of service (1-10)',
@@ -228,6 +249,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthRise: {
     flag: 'health-rise',
+    config: 'health.rise',
     file: 'health.rise',
     group: 'health',
     describe: 'Consecutive passed checks that put a backend back in service (1-10)',
@@ -236,6 +258,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthScheme: {
     flag: 'health-scheme',
+    config: 'health.scheme',
     file: 'health.scheme',
     group: 'health',
     describe: 'Protocol of the checks: https (apiservers), http (test servers only)',
@@ -244,6 +267,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthAuth: {
     flag: 'health-auth',
+    config: 'health.auth',
     file: 'health.auth',
     group: 'health',
     describe:
@@ -254,6 +278,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthTokenFile: {
     flag: 'health-token-file',
+    config: 'health.tokenFile',
     file: 'health.tokenFile',
     group: 'health',
     describe: 'Bearer token file for --health-auth token; re-read when it changes (projected service-account tokens)',
@@ -262,6 +287,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthClientCertFile: {
     flag: 'health-client-cert',
+    config: 'health.clientCertFile',
     file: 'health.clientCert',
     group: 'health',
     describe: 'PEM client certificate for --health-auth client-cert; re-read when it changes',
@@ -270,6 +296,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthClientKeyFile: {
     flag: 'health-client-key',
+    config: 'health.clientKeyFile',
     file: 'health.clientKey',
     group: 'health',
     describe: 'PEM private key for --health-auth client-cert; may be the certificate\'s own file (kubelet-client-current.pem holds both)',
@@ -278,6 +305,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthKubeconfigFile: {
     flag: 'health-kubeconfig',
+    config: 'health.kubeconfigFile',
     file: 'health.kubeconfig',
     group: 'health',
     describe: 'Kubeconfig for --health-auth kubeconfig: its CA, token or client certificate are used (e.g. /etc/kube-local-lb/kubeconfig, ' +
@@ -287,6 +315,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthCaFile: {
     flag: 'health-ca-file',
+    config: 'health.caFile',
     file: 'health.caFile',
     group: 'health',
     describe: 'PEM CA bundle that backends\' serving certificates must chain to (default: the kubeconfig\'s CA, else the system roots)',
@@ -295,6 +324,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthTlsServerName: {
     flag: 'health-tls-server-name',
+    config: 'health.tlsServerName',
     file: 'health.tlsServerName',
     group: 'health',
     describe: 'Name the backends\' certificates are verified against; every kubeadm serving certificate holds "kubernetes"',
@@ -303,6 +333,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   healthInsecureSkipVerify: {
     flag: 'health-insecure-skip-verify',
+    config: 'health.insecureSkipVerify',
     file: 'health.insecureSkipVerify',
     group: 'health',
     describe: 'Do not verify the backends\' certificates in checks (logged as a warning; for tests only)',
@@ -311,6 +342,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   discover: {
     flag: 'discover',
+    config: 'discovery.enabled',
     file: 'discover',
     group: 'discovery',
     describe:
@@ -322,6 +354,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   discoverPortOverride: {
     flag: 'discover-port-override',
+    config: 'discovery.portOverride',
     file: 'discoverPortOverride',
     group: 'discovery',
     describe:
@@ -332,6 +365,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   stateDir: {
     flag: 'state-dir',
+    config: 'discovery.stateDir',
     file: 'stateDir',
     group: 'discovery',
     describe:
@@ -342,6 +376,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   clusterIp: {
     flag: 'cluster-ip',
+    config: 'clusterIp.target',
     file: 'clusterIP.address',
     group: 'cluster-ip',
     describe:
@@ -355,6 +390,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   clusterIpInterface: {
     flag: 'cluster-ip-interface',
+    config: 'clusterIp.interface',
     file: 'clusterIP.interface',
     group: 'cluster-ip',
     describe:
@@ -365,6 +401,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   clusterIpLinkLocal: {
     flag: 'cluster-ip-link-local',
+    config: 'clusterIp.linkLocal',
     file: 'clusterIP.linkLocal',
     group: 'cluster-ip',
     describe:
@@ -376,6 +413,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   adminListen: {
     flag: 'admin-listen',
+    config: 'adminListen',
     file: 'adminListen',
     group: 'admin',
     describe: 'Address of the admin server (/metrics, /livez, /readyz, /backends), IP:PORT or [IPv6]:PORT; "" disables it; port 0 picks a free port',
@@ -384,6 +422,7 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
   },
   logLevel: {
     flag: 'log-level',
+    config: 'logLevel',
     file: 'logLevel',
     group: 'admin',
     describe: 'Least severe log level written to stdout',
@@ -391,6 +430,12 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     default: DEFAULTS.logLevel,
   },
 };
+
+/** `health.intervalMs` -> ['health', 'intervalMs']; `balance` -> [undefined, 'balance']. */
+export function splitPath(path: ConfigPath): [section: string | undefined, leaf: string] {
+  const dot = path.indexOf('.');
+  return dot < 0 ? [undefined, path] : [path.slice(0, dot), path.slice(dot + 1)];
+}
 
 /** The keys in the order they appear in help, the file and check-config output. */
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];

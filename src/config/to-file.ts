@@ -1,5 +1,5 @@
 import type { Config } from './schema.js';
-import { SETTINGS, SETTING_KEYS, type SettingKey, type Settings } from './settings.js';
+import { SETTINGS, SETTING_KEYS, splitPath, type SettingKey, type Settings } from './settings.js';
 
 /**
  * `config` in the shape of the YAML config file, every setting present (unset credential files
@@ -30,44 +30,14 @@ function put<K extends SettingKey>(document: Record<string, unknown>, key: K, va
 
 type MaybeSettings = { [K in SettingKey]: Settings[K] | undefined };
 
+/** Each setting read back from the place in `Config` its row names. */
 function flatten(config: Config): MaybeSettings {
-  const { health } = config;
-  return {
-    listen: config.listen,
-    backends: config.backends,
-    balance: config.balance,
-    connectTimeoutMs: config.connectTimeoutMs,
-    firstByteTimeoutMs: config.firstByteTimeoutMs,
-    replay: config.replay,
-    maxConnections: config.maxConnections,
-    drainTimeoutMs: config.drainTimeoutMs,
-    slowStartMs: config.slowStartMs,
-    shutdownGraceMs: config.shutdownGraceMs,
-    ejectSpreadMs: config.ejectSpreadMs,
-    rebalance: config.rebalance,
-    rebalanceIntervalMs: config.rebalanceIntervalMs,
-    rebalanceQuietMs: config.rebalanceQuietMs,
-    healthPath: health.path,
-    healthIntervalMs: health.intervalMs,
-    healthTimeoutMs: health.timeoutMs,
-    healthFall: health.fall,
-    healthRise: health.rise,
-    healthScheme: health.scheme,
-    healthAuth: health.auth,
-    healthTokenFile: health.tokenFile,
-    healthClientCertFile: health.clientCertFile,
-    healthClientKeyFile: health.clientKeyFile,
-    healthKubeconfigFile: health.kubeconfigFile,
-    healthCaFile: health.caFile,
-    healthTlsServerName: health.tlsServerName,
-    healthInsecureSkipVerify: health.insecureSkipVerify,
-    discover: config.discovery.enabled,
-    discoverPortOverride: config.discovery.portOverride,
-    stateDir: config.discovery.stateDir ?? '',
-    clusterIp: config.clusterIp.target,
-    clusterIpInterface: config.clusterIp.interface,
-    clusterIpLinkLocal: config.clusterIp.linkLocal,
-    adminListen: config.adminListen,
-    logLevel: config.logLevel,
-  };
+  const nested = config as unknown as Record<string, unknown>;
+  const settings: Partial<Record<SettingKey, unknown>> = {};
+  for (const key of SETTING_KEYS) {
+    const [section, leaf] = splitPath(SETTINGS[key].config);
+    const source = section === undefined ? nested : (nested[section] as Record<string, unknown>);
+    settings[key] = source[leaf];
+  }
+  return settings as MaybeSettings;
 }

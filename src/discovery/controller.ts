@@ -50,9 +50,9 @@ export class DiscoveryController {
     // Every type and reason exported from the start, at 0: an alert on increase() sees the first one.
     for (const type of ['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'relist']) this.#o.metrics.discoveryEvents.inc({ type }, 0);
     for (const reason of Object.keys(DISCOVERY_ERRORS)) this.#o.metrics.discoveryErrors.inc({ reason }, 0);
-    if (discovery.stateDir !== undefined && this.#o.pool.discovered.length === 0) this.#load(discovery.stateDir);
+    if (discovery.stateDir !== '' && this.#o.pool.discovered.length === 0) this.#load(discovery.stateDir);
     this.#log.info({ event: 'discovery_started', credential: this.#o.pool.credential, portOverride: discovery.portOverride || undefined,
-      stateDir: discovery.stateDir }, 'discovery follows EndpointSlice default/kubernetes through the backends');
+      stateDir: discovery.stateDir || undefined }, 'discovery follows EndpointSlice default/kubernetes through the backends');
     if (config.health.auth === 'anonymous') {
       this.#log.warn({ event: 'discovery_anonymous' },
         'discovery with the anonymous credential: apiservers answer 403 unless anonymous may list and watch endpointslices; ' +

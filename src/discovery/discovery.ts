@@ -273,7 +273,7 @@ export class Discovery {
       backends: reading.backends.map((b) => b.address) }, `discovery: apiservers are ${key}`);
     this.#o.pool.setDiscovered(reading.backends);
     const dir = this.#o.config.stateDir;
-    if (dir !== undefined) {
+    if (dir !== '') {
       const resource = this.#resource;
       this.#saving = this.#saving.then(() => saveState(dir, reading.backends, resource, new Date())).catch((err: unknown) => {
         this.#error('state_file', `${dir}: ${err instanceof Error ? err.message : String(err)}`, undefined);
