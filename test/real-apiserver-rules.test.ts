@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { checkReason, ejectsOnDown } from '../src/backends/transitions.js';
+import { checkReason, ejectsOnDown, strandsSessions } from '../src/backends/transitions.js';
+import { reasonOfAnswer, verdictOf } from '../src/health/verdict.js';
 import { pingPath } from '../src/health/checker.js';
 import { type HeldSession, holdSession } from './helpers/held-session.js';
 import { logSink } from './helpers/logs.js';
@@ -107,6 +108,21 @@ test('pure rules: refusal never ejects, silence does; 401/403 is "not ready" onl
   assert.equal(pingPath('/readyz'), '/readyz/ping');
   assert.equal(pingPath('/livez?verbose'), '/livez/ping');
   assert.equal(pingPath('/healthz/'), '/healthz/ping');
+});
+
+test("a 500 is read by the checks it lists as failed, in the real apiserver's words", () => {
+  const body = (failed: string[]) =>
+    ['ping', 'log', 'etcd', 'etcd-readiness', 'informer-sync', 'poststarthook/rbac/bootstrap-roles', 'shutdown']
+      .map((c) => (failed.includes(c) ? `[-]${c} failed: reason withheld` : `[+]${c} ok`)).join('\n') + '\nreadyz check failed\n';
+  assert.equal(reasonOfAnswer(500, body(['shutdown'])), 'shutting_down');
+  assert.equal(reasonOfAnswer(500, body(['shutdown', 'etcd', 'poststarthook/rbac/bootstrap-roles'])), 'shutting_down');
+  assert.equal(reasonOfAnswer(500, body(['etcd', 'etcd-readiness'])), 'etcd_failed');
+  assert.equal(reasonOfAnswer(500, body(['etcd', 'poststarthook/rbac/bootstrap-roles'])), 'etcd_failed');
+  assert.equal(reasonOfAnswer(500, body(['poststarthook/rbac/bootstrap-roles'])), 'starting');
+  assert.equal(reasonOfAnswer(500, body(['informer-sync'])), 'starting');
+  assert.equal(reasonOfAnswer(500, 'internal error'), 'shutting_down');
+  assert.equal(verdictOf('starting'), 'fail');
+  assert.equal(strandsSessions('starting'), false);
 });
 
 test('a /readyz slower than the timeout while /readyz/ping answers is "slow": draining, never down, no session ejected, served in panic', async (t) => {

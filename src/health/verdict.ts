@@ -12,6 +12,9 @@ export const REASONS = {
   // /readyz's failing checks name etcd: this apiserver cannot reach its storage, so its answers
   // fail while it stays up; unlike a shutdown it will not end its connections itself.
   etcd_failed: { verdict: 'fail', text: 'health endpoint answered 500: its etcd check failed' },
+  // A starting apiserver: its post-start hooks or informers have not finished (after a restart,
+  // about 1-5 s of 500 before the first 200).
+  starting: { verdict: 'fail', text: 'health endpoint answered 500: still starting (post-start hooks or informers not done)' },
   unavailable: { verdict: 'fail', text: 'health endpoint answered 503' },
   throttled: { verdict: 'fail', text: 'health endpoint answered 429' },
   http_status: { verdict: 'fail', text: 'health endpoint answered an unexpected status' },
@@ -92,8 +95,20 @@ export function reasonOfAnswer(status: number, body: string): Reason {
   if (status === 200) return body.trim() === 'ok' || body.includes('check passed') ? 'ok' : 'not_ready';
   if (status === 401) return 'unauthorized';
   if (status === 403) return 'forbidden';
-  if (status === 500) return /^\[-\]etcd/m.test(body) && !/^\[-\]shutdown/m.test(body) ? 'etcd_failed' : 'shutting_down';
+  if (status === 500) return reasonOf500(body);
   if (status === 503) return 'unavailable';
   if (status === 429) return 'throttled';
   return 'http_status';
+}
+
+/**
+ * A 500 lists the failing checks, one `[-]name failed: ...` line each (the real apiserver prints
+ * them even without `?verbose`). Shutdown wins over everything: a stopping apiserver fails its
+ * other checks too. Then etcd, then start-up; any other 500 reads as not ready or stopping.
+ */
+function reasonOf500(body: string): Reason {
+  if (/^\[-\]shutdown/m.test(body)) return 'shutting_down';
+  if (/^\[-\]etcd/m.test(body)) return 'etcd_failed';
+  if (/^\[-\](poststarthook\/|informer-sync)/m.test(body)) return 'starting';
+  return 'shutting_down';
 }
