@@ -1,10 +1,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { addressKey, formatHostPort, parseHostPort } from './address.js';
+import { formatHostPort, parseHostPort } from './address.js';
 import { ConfigError } from './config-error.js';
-import { DEFAULTS, type ClusterIpTarget, type HostPort } from './schema.js';
-import { settingName } from './settings.js';
-import type { EffectiveSettings } from './validate.js';
-import type { ValueKind } from './values.js';
+import type { ClusterIpTarget, HostPort } from './schema.js';
+import { textKind, type ValueKind } from './values.js';
 
 /**
  * The settings of the `kubernetes` ClusterIP interception: which address (`--cluster-ip`), on
@@ -61,22 +59,10 @@ function showTarget(target: ClusterIpTarget): string {
  * the colon would be an address label).
  */
 export function interfaceName(): ValueKind<string> {
-  const expected = 'is not an interface name (1-15 characters, no "/", ":" or spaces; e.g. kube-local-lb0, lo)';
-  const fromText = (text: string, where: string): string => {
+  return textKind('NAME', 'is not an interface name (1-15 characters, no "/", ":" or spaces; e.g. kube-local-lb0, lo)', (text) => {
     const name = text.trim();
-    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(name) || name === '.' || name === '..') throw new ConfigError(where, text, expected);
-    return name;
-  };
-  return {
-    placeholder: 'NAME',
-    fromText,
-    fromFile(value, where) {
-      if (typeof value !== 'string') throw new ConfigError(where, value, expected);
-      return fromText(value, where);
-    },
-    toFile: (value) => value,
-    show: String,
-  };
+    return /^[A-Za-z0-9_.@-]{1,15}$/.test(name) && name !== '.' && name !== '..' ? name : undefined;
+  });
 }
 
 /** `--cluster-ip-link-local`: a link-local IP:PORT (169.254.0.0/16, [fe80::/10]), or "" for none. */
@@ -105,33 +91,4 @@ export function linkLocalAddress(): ValueKind<HostPort | null> {
 export function isLinkLocal(host: string): boolean {
   if (isIPv4(host)) return host.startsWith('169.254.');
   return isIPv6(host) && /^fe[89ab][0-9a-f]:/i.test(host);
-}
-
-/**
- * Rules across the ClusterIP settings and the listeners: an interface given without an address
- * to hold is a mistake, and neither address may also be a --listen or --admin-listen address.
- */
-export function validateClusterIp(settings: EffectiveSettings): void {
-  const target = settings.clusterIp;
-  const linkLocal = settings.clusterIpLinkLocal;
-  const iface = settings.clusterIpInterface;
-  const held: { address: HostPort; where: string }[] = [];
-  if (target.value?.kind === 'address') held.push({ address: target.value, where: target.where });
-  if (linkLocal.value) held.push({ address: linkLocal.value, where: linkLocal.where });
-  // The default printed back by check-config is not a choice the operator made.
-  if (iface.value !== undefined && iface.value !== DEFAULTS.clusterIp.interface && target.value?.kind !== 'address' && target.value?.kind !== 'auto' && !linkLocal.value) {
-    throw new ConfigError(iface.where, iface.value, `is only used with ${settingName('clusterIp', iface.source)} or ${settingName('clusterIpLinkLocal', iface.source)}`);
-  }
-  const [first, second] = held;
-  if (first && second && addressKey(first.address) === addressKey(second.address)) {
-    throw new ConfigError(second.where, formatHostPort(second.address), `is also ${settingName('clusterIp', target.source)}`);
-  }
-  for (const { address, where } of held) {
-    const clash = (settings.listen.value ?? []).find((listen) => listen.port !== 0 && addressKey(listen) === addressKey(address));
-    if (clash) throw new ConfigError(where, formatHostPort(address), `is also a proxy address (${settingName('listen', settings.listen.source)})`);
-    const admin = settings.adminListen.value;
-    if (admin && addressKey(admin) === addressKey(address)) {
-      throw new ConfigError(where, formatHostPort(address), `is also the admin address (${settingName('adminListen', settings.adminListen.source)})`);
-    }
-  }
 }

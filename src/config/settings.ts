@@ -1,52 +1,8 @@
 import { DEFAULTS, BALANCE, HEALTH_AUTH, HEALTH_SCHEME, LOG_LEVELS, REPLAY } from './schema.js';
 import type { ConfigPath, ConfigPathFor } from './schema.js';
-import type { Balance, BackendConfig, ClusterIpTarget, HealthAuth, HealthScheme, HostPort, LogLevel, ReplayPolicy } from './schema.js';
 import { adminAddress, backendList, listenList } from './address-values.js';
 import { clusterIpTarget, interfaceName, linkLocalAddress } from './cluster-ip-values.js';
 import { boolean, duration, filePath, hostName, httpPath, integer, oneOf, optionalDirectory, type ValueKind } from './values.js';
-
-/**
- * Every setting an operator can give, flat: one entry per flag. `load.ts` turns a complete set
- * into the nested `Config`.
- */
-export interface Settings {
-  listen: HostPort[];
-  backends: BackendConfig[];
-  balance: Balance;
-  connectTimeoutMs: number;
-  firstByteTimeoutMs: number;
-  replay: ReplayPolicy;
-  maxConnections: number;
-  drainTimeoutMs: number;
-  slowStartMs: number;
-  shutdownGraceMs: number;
-  ejectSpreadMs: number;
-  rebalance: boolean;
-  rebalanceIntervalMs: number;
-  rebalanceQuietMs: number;
-  healthPath: string;
-  healthIntervalMs: number;
-  healthTimeoutMs: number;
-  healthFall: number;
-  healthRise: number;
-  healthScheme: HealthScheme;
-  healthAuth: HealthAuth;
-  healthTokenFile: string;
-  healthClientCertFile: string;
-  healthClientKeyFile: string;
-  healthKubeconfigFile: string;
-  healthCaFile: string;
-  healthTlsServerName: string;
-  healthInsecureSkipVerify: boolean;
-  discover: boolean;
-  discoverPortOverride: number;
-  stateDir: string;
-  clusterIp: ClusterIpTarget;
-  clusterIpInterface: string;
-  clusterIpLinkLocal: HostPort | null;
-  adminListen: HostPort | null;
-  logLevel: LogLevel;
-}
 
 export type SettingKey = keyof Settings;
 
@@ -72,8 +28,8 @@ const timeout = duration({ minMs: 1, maxMs: MS.minute });
 const period = duration({ minMs: 0, maxMs: MS.hour });
 const { health } = DEFAULTS;
 
-export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } = {
-  listen: {
+const TABLE = {
+  listen: setting({
     flag: 'listen',
     config: 'listen',
     file: 'listen',
@@ -82,8 +38,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'The default port is 6444 on every node: kube-apiserver holds *:6443 on control-plane nodes',
     kind: listenList(),
     default: DEFAULTS.listen.map((address) => ({ ...address })),
-  },
-  backends: {
+  }),
+  backends: setting({
     flag: 'backend',
     config: 'backends',
     file: 'backends',
@@ -95,8 +51,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'Example: --backend 10.0.0.1:6443 --backend cp2.example.com:6443,priority=1. Required',
     kind: backendList(),
     default: undefined,
-  },
-  balance: {
+  }),
+  balance: setting({
     flag: 'balance',
     config: 'balance',
     file: 'balance',
@@ -104,8 +60,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'How a new session picks among the eligible backends of the best priority (least-conn: fewest active sessions, ties at random)',
     kind: oneOf(BALANCE),
     default: DEFAULTS.balance,
-  },
-  connectTimeoutMs: {
+  }),
+  connectTimeoutMs: setting({
     flag: 'connect-timeout',
     config: 'connectTimeoutMs',
     file: 'connectTimeout',
@@ -113,8 +69,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Time allowed to connect to a backend before the session is replayed on another (1ms-1m)',
     kind: timeout,
     default: DEFAULTS.connectTimeoutMs,
-  },
-  firstByteTimeoutMs: {
+  }),
+  firstByteTimeoutMs: setting({
     flag: 'first-byte-timeout',
     config: 'firstByteTimeoutMs',
     file: 'firstByteTimeout',
@@ -122,8 +78,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Time allowed for a backend\'s first byte (its TLS ServerHello) before the session is replayed on another (1ms-1m)',
     kind: timeout,
     default: DEFAULTS.firstByteTimeoutMs,
-  },
-  replay: {
+  }),
+  replay: setting({
     flag: 'replay',
     config: 'replay',
     file: 'replay',
@@ -131,8 +87,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'When a session whose backend failed before answering is retried on another backend: tls (only if the client began a TLS handshake), always, never',
     kind: oneOf(REPLAY),
     default: DEFAULTS.replay,
-  },
-  maxConnections: {
+  }),
+  maxConnections: setting({
     flag: 'max-connections',
     config: 'maxConnections',
     file: 'maxConnections',
@@ -140,8 +96,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Client connections open at once; above it new clients are refused (1-1000000)',
     kind: integer({ min: 1, max: 1_000_000 }),
     default: DEFAULTS.maxConnections,
-  },
-  drainTimeoutMs: {
+  }),
+  drainTimeoutMs: setting({
     flag: 'drain-timeout',
     config: 'drainTimeoutMs',
     file: 'drainTimeout',
@@ -149,8 +105,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'How long sessions may stay on a draining (answering but not ready) backend before they are closed (0-1h)',
     kind: period,
     default: DEFAULTS.drainTimeoutMs,
-  },
-  slowStartMs: {
+  }),
+  slowStartMs: setting({
     flag: 'slow-start',
     config: 'slowStartMs',
     file: 'slowStart',
@@ -158,8 +114,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Ramp-up of new sessions to a backend that came back up (0 disables, up to 1h)',
     kind: period,
     default: DEFAULTS.slowStartMs,
-  },
-  shutdownGraceMs: {
+  }),
+  shutdownGraceMs: setting({
     flag: 'shutdown-grace',
     config: 'shutdownGraceMs',
     file: 'shutdownGrace',
@@ -167,8 +123,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'On SIGTERM, how long open sessions may continue before they are closed (0-1h)',
     kind: period,
     default: DEFAULTS.shutdownGraceMs,
-  },
-  ejectSpreadMs: {
+  }),
+  ejectSpreadMs: setting({
     flag: 'eject-spread',
     config: 'ejectSpreadMs',
     file: 'ejectSpread',
@@ -180,8 +136,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'grace time (0: all at once, up to 10s)',
     kind: duration({ minMs: 0, maxMs: 10 * MS.second }),
     default: DEFAULTS.ejectSpreadMs,
-  },
-  rebalance: {
+  }),
+  rebalance: setting({
     flag: 'rebalance',
     config: 'rebalance',
     file: 'rebalance',
@@ -192,8 +148,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'loaded. Quiet: no bytes either way for --rebalance-quiet, the last ones from the backend. Never in panic',
     kind: boolean(),
     default: DEFAULTS.rebalance,
-  },
-  rebalanceIntervalMs: {
+  }),
+  rebalanceIntervalMs: setting({
     flag: 'rebalance-interval',
     config: 'rebalanceIntervalMs',
     file: 'rebalanceInterval',
@@ -201,8 +157,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Mean time between two sessions this node closes to rebalance, with ±50% jitter (1s-1h)',
     kind: duration({ minMs: MS.second, maxMs: MS.hour }),
     default: DEFAULTS.rebalanceIntervalMs,
-  },
-  rebalanceQuietMs: {
+  }),
+  rebalanceQuietMs: setting({
     flag: 'rebalance-quiet',
     config: 'rebalanceQuietMs',
     file: 'rebalanceQuiet',
@@ -210,8 +166,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'How long a session must have moved no bytes, the last ones from the backend, before it may be closed to rebalance (100ms-10m)',
     kind: duration({ minMs: 100, maxMs: 10 * MS.minute }),
     default: DEFAULTS.rebalanceQuietMs,
-  },
-  healthPath: {
+  }),
+  healthPath: setting({
     flag: 'health-path',
     config: 'health.path',
     file: 'health.path',
@@ -219,8 +175,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Path each check GETs; a pass is 200 with body "ok". /readyz, /livez, /healthz or a sub-check like /readyz/etcd',
     kind: httpPath(),
     default: health.path,
-  },
-  healthIntervalMs: {
+  }),
+  healthIntervalMs: setting({
     flag: 'health-interval',
     config: 'health.intervalMs',
     file: 'health.interval',
@@ -228,8 +184,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Time between checks of one backend, with ±20% jitter (10ms-1h)',
     kind: duration({ minMs: 10, maxMs: MS.hour }),
     default: health.intervalMs,
-  },
-  healthTimeoutMs: {
+  }),
+  healthTimeoutMs: setting({
     flag: 'health-timeout',
     config: 'health.timeoutMs',
     file: 'health.timeout',
@@ -237,8 +193,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Time allowed for one check before its verdict is unreachable (1ms-1m)',
     kind: timeout,
     default: health.timeoutMs,
-  },
-  healthFall: {
+  }),
+  healthFall: setting({
     flag: 'health-fall',
     config: 'health.fall',
     file: 'health.fall',
@@ -246,8 +202,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Consecutive failed checks that take an up backend out of service (1-10)',
     kind: integer({ min: 1, max: 10 }),
     default: health.fall,
-  },
-  healthRise: {
+  }),
+  healthRise: setting({
     flag: 'health-rise',
     config: 'health.rise',
     file: 'health.rise',
@@ -255,8 +211,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Consecutive passed checks that put a backend back in service (1-10)',
     kind: integer({ min: 1, max: 10 }),
     default: health.rise,
-  },
-  healthScheme: {
+  }),
+  healthScheme: setting({
     flag: 'health-scheme',
     config: 'health.scheme',
     file: 'health.scheme',
@@ -264,8 +220,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Protocol of the checks: https (apiservers), http (test servers only)',
     kind: oneOf(HEALTH_SCHEME),
     default: health.scheme,
-  },
-  healthAuth: {
+  }),
+  healthAuth: setting({
     flag: 'health-auth',
     config: 'health.auth',
     file: 'health.auth',
@@ -275,8 +231,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       '--health-client-cert and --health-client-key); kubeconfig (needs --health-kubeconfig)',
     kind: oneOf(HEALTH_AUTH),
     default: health.auth,
-  },
-  healthTokenFile: {
+  }),
+  healthTokenFile: setting({
     flag: 'health-token-file',
     config: 'health.tokenFile',
     file: 'health.tokenFile',
@@ -284,8 +240,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Bearer token file for --health-auth token; re-read when it changes (projected service-account tokens)',
     kind: filePath(),
     default: undefined,
-  },
-  healthClientCertFile: {
+  }),
+  healthClientCertFile: setting({
     flag: 'health-client-cert',
     config: 'health.clientCertFile',
     file: 'health.clientCert',
@@ -293,8 +249,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'PEM client certificate for --health-auth client-cert; re-read when it changes',
     kind: filePath(),
     default: undefined,
-  },
-  healthClientKeyFile: {
+  }),
+  healthClientKeyFile: setting({
     flag: 'health-client-key',
     config: 'health.clientKeyFile',
     file: 'health.clientKey',
@@ -302,8 +258,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'PEM private key for --health-auth client-cert; may be the certificate\'s own file (kubelet-client-current.pem holds both)',
     kind: filePath(),
     default: undefined,
-  },
-  healthKubeconfigFile: {
+  }),
+  healthKubeconfigFile: setting({
     flag: 'health-kubeconfig',
     config: 'health.kubeconfigFile',
     file: 'health.kubeconfig',
@@ -312,8 +268,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'made by kubeadm kubeconfig user; kubelet.conf is root\'s, 0600)',
     kind: filePath(),
     default: undefined,
-  },
-  healthCaFile: {
+  }),
+  healthCaFile: setting({
     flag: 'health-ca-file',
     config: 'health.caFile',
     file: 'health.caFile',
@@ -321,8 +277,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'PEM CA bundle that backends\' serving certificates must chain to (default: the kubeconfig\'s CA, else the system roots)',
     kind: filePath(),
     default: undefined,
-  },
-  healthTlsServerName: {
+  }),
+  healthTlsServerName: setting({
     flag: 'health-tls-server-name',
     config: 'health.tlsServerName',
     file: 'health.tlsServerName',
@@ -330,8 +286,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Name the backends\' certificates are verified against; every kubeadm serving certificate holds "kubernetes"',
     kind: hostName(),
     default: health.tlsServerName,
-  },
-  healthInsecureSkipVerify: {
+  }),
+  healthInsecureSkipVerify: setting({
     flag: 'health-insecure-skip-verify',
     config: 'health.insecureSkipVerify',
     file: 'health.insecureSkipVerify',
@@ -339,8 +295,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Do not verify the backends\' certificates in checks (logged as a warning; for tests only)',
     kind: boolean(),
     default: health.insecureSkipVerify,
-  },
-  discover: {
+  }),
+  discover: setting({
     flag: 'discover',
     config: 'discovery.enabled',
     file: 'discover',
@@ -351,8 +307,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'and add the ready endpoints to the --backend seeds. docs/discovery.md',
     kind: boolean(),
     default: DEFAULTS.discovery.enabled,
-  },
-  discoverPortOverride: {
+  }),
+  discoverPortOverride: setting({
     flag: 'discover-port-override',
     config: 'discovery.portOverride',
     file: 'discoverPortOverride',
@@ -362,8 +318,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'For apiservers that advertise a VIP port or a port nothing listens on at their address',
     kind: integer({ min: 0, max: 65535 }),
     default: DEFAULTS.discovery.portOverride,
-  },
-  stateDir: {
+  }),
+  stateDir: setting({
     flag: 'state-dir',
     config: 'discovery.stateDir',
     file: 'stateDir',
@@ -373,8 +329,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'node restarted while every seed is down still knows the other apiservers; "" keeps nothing. Created if missing',
     kind: optionalDirectory(),
     default: '',
-  },
-  clusterIp: {
+  }),
+  clusterIp: setting({
     flag: 'cluster-ip',
     config: 'clusterIp.target',
     file: 'clusterIP.address',
@@ -387,8 +343,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       '"" disables it. docs/pods.md',
     kind: clusterIpTarget(),
     default: { ...DEFAULTS.clusterIp.target },
-  },
-  clusterIpInterface: {
+  }),
+  clusterIpInterface: setting({
     flag: 'cluster-ip-interface',
     config: 'clusterIp.interface',
     file: 'clusterIP.interface',
@@ -398,8 +354,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'by kube-local-lb when it does not exist, or an existing one such as lo',
     kind: interfaceName(),
     default: DEFAULTS.clusterIp.interface,
-  },
-  clusterIpLinkLocal: {
+  }),
+  clusterIpLinkLocal: setting({
     flag: 'cluster-ip-link-local',
     config: 'clusterIp.linkLocal',
     file: 'clusterIP.linkLocal',
@@ -410,8 +366,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
       'impossible to take over); "" for none',
     kind: linkLocalAddress(),
     default: DEFAULTS.clusterIp.linkLocal,
-  },
-  adminListen: {
+  }),
+  adminListen: setting({
     flag: 'admin-listen',
     config: 'adminListen',
     file: 'adminListen',
@@ -419,8 +375,8 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Address of the admin server (/metrics, /livez, /readyz, /backends), IP:PORT or [IPv6]:PORT; "" disables it; port 0 picks a free port',
     kind: adminAddress(),
     default: { ...DEFAULTS.adminListen },
-  },
-  logLevel: {
+  }),
+  logLevel: setting({
     flag: 'log-level',
     config: 'logLevel',
     file: 'logLevel',
@@ -428,8 +384,21 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } 
     describe: 'Least severe log level written to stdout',
     kind: oneOf(LOG_LEVELS),
     default: DEFAULTS.logLevel,
-  },
+  }),
 };
+
+/** One row of the table, typed by its value kind: its default and its place in Config must agree. */
+function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
+  return spec;
+}
+
+/**
+ * Every setting an operator can give, flat: one entry per flag, typed by its row in the table.
+ * `load.ts` puts each at its row's place in the nested `Config`.
+ */
+export type Settings = { [K in keyof typeof TABLE]: (typeof TABLE)[K] extends SettingSpec<infer T> ? T : never };
+
+export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<Settings[K]> } = TABLE;
 
 /** `health.intervalMs` -> ['health', 'intervalMs']; `balance` -> [undefined, 'balance']. */
 export function splitPath(path: ConfigPath): [section: string | undefined, leaf: string] {

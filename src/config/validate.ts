@@ -1,8 +1,7 @@
 import { addressKey, formatHostPort } from './address.js';
-import { validateClusterIp } from './cluster-ip-values.js';
 import { ConfigError } from './config-error.js';
 import { assertReadableFile, assertUsableDirectory } from './file-access.js';
-import type { HealthAuth } from './schema.js';
+import { DEFAULTS, type HealthAuth, type HostPort } from './schema.js';
 import { settingName, type SettingKey, type Settings, type Source } from './settings.js';
 
 /** A setting's effective value (undefined: not set, no default) and where it came from. */
@@ -83,4 +82,33 @@ function validateDiscovery(settings: EffectiveSettings): void {
   }
   const stateDir = settings.stateDir;
   if (stateDir.value) assertUsableDirectory(stateDir.value, stateDir.where);
+}
+
+/**
+ * Rules across the ClusterIP settings and the listeners: an interface given without an address
+ * to hold is a mistake, and neither address may also be a --listen or --admin-listen address.
+ */
+export function validateClusterIp(settings: EffectiveSettings): void {
+  const target = settings.clusterIp;
+  const linkLocal = settings.clusterIpLinkLocal;
+  const iface = settings.clusterIpInterface;
+  const held: { address: HostPort; where: string }[] = [];
+  if (target.value?.kind === 'address') held.push({ address: target.value, where: target.where });
+  if (linkLocal.value) held.push({ address: linkLocal.value, where: linkLocal.where });
+  // The default printed back by check-config is not a choice the operator made.
+  if (iface.value !== undefined && iface.value !== DEFAULTS.clusterIp.interface && target.value?.kind !== 'address' && target.value?.kind !== 'auto' && !linkLocal.value) {
+    throw new ConfigError(iface.where, iface.value, `is only used with ${settingName('clusterIp', iface.source)} or ${settingName('clusterIpLinkLocal', iface.source)}`);
+  }
+  const [first, second] = held;
+  if (first && second && addressKey(first.address) === addressKey(second.address)) {
+    throw new ConfigError(second.where, formatHostPort(second.address), `is also ${settingName('clusterIp', target.source)}`);
+  }
+  for (const { address, where } of held) {
+    const clash = (settings.listen.value ?? []).find((listen) => listen.port !== 0 && addressKey(listen) === addressKey(address));
+    if (clash) throw new ConfigError(where, formatHostPort(address), `is also a proxy address (${settingName('listen', settings.listen.source)})`);
+    const admin = settings.adminListen.value;
+    if (admin && addressKey(admin) === addressKey(address)) {
+      throw new ConfigError(where, formatHostPort(address), `is also the admin address (${settingName('adminListen', settings.adminListen.source)})`);
+    }
+  }
 }

@@ -77,7 +77,7 @@ export function integer(bounds: { min: number; max: number }): ValueKind<number>
  * A setting whose value is one string, read the same way from a flag, a variable and the file
  * (where anything but a string is refused with the same `expected` sentence).
  */
-function textKind<T extends string>(placeholder: string, expected: string, check: (text: string) => T | undefined): ValueKind<T> {
+export function textKind<T extends string>(placeholder: string, expected: string, check: (text: string) => T | undefined): ValueKind<T> {
   const fromText = (text: string, where: string): T => {
     const value = check(text);
     if (value === undefined) throw new ConfigError(where, text, expected);
