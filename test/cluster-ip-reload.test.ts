@@ -23,7 +23,7 @@ test('a reload that changes clusterIP says a restart is needed and changes neith
   const before = lb.app.listenAddresses;
   const config = lb.app.config;
   await lb.app.reload({ ...config, clusterIp: { ...config.clusterIp, target: { kind: 'address', host: '10.96.0.1', port: 443 } } });
-  await logs.waitFor({ event: 'restart_required', msg: 'clusterIP changed: the interception stays as it is until kube-local-lb restarts' });
+  await logs.waitFor({ event: 'restart_required', setting: 'clusterIP', msg: 'clusterIP changed: the interception stays as it is until kube-local-lb restarts' });
   assert.deepEqual(lb.app.listenAddresses, before);
   assert.equal(logs.find({ event: 'cluster_ip_installed' }), undefined);
   assert.doesNotMatch(await lb.registry.metrics(), /kube_local_lb_cluster_ip_interception_state/);

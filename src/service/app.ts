@@ -128,11 +128,11 @@ class Runtime implements App {
     this.#discovery.apply(config, changes);
     if (changes.has('health')) warnAboutSettings(config, this.#log);
     if (changes.has('clusterIp')) {
-      this.#log.warn({ event: 'restart_required', key: 'clusterIP' },
+      this.#log.warn({ event: 'restart_required', setting: 'clusterIP' },
         'clusterIP changed: the interception stays as it is until kube-local-lb restarts');
     }
     if (changes.has('adminListen')) {
-      this.#log.warn({ event: 'restart_required', key: 'adminListen' },
+      this.#log.warn({ event: 'restart_required', setting: 'adminListen' },
         'adminListen changed: the admin endpoint stays where it is until kube-local-lb restarts');
     }
     this.metrics.service.configReloads.inc({ result: 'applied' });
