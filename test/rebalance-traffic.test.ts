@@ -1,23 +1,24 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpBackend } from './helpers/backends.js';
 import { type HeldSession, holdSession } from './helpers/held-session.js';
 import { logSink } from './helpers/logs.js';
-import { startProxy } from './helpers/proxy.js';
+import { startProxy, type TestConfig } from './helpers/proxy.js';
 import { waitUntil } from './helpers/wait.js';
 
 const health = { intervalMs: 100, timeoutMs: 150, fall: 2, rise: 1 };
 
-test('after a recovery a quiet session moves to the recovered backend; one with a request in flight is never closed', async (t) => {
+/**
+ * Backends `a` and `b` behind a proxy with these settings, `b` down, and `count` sessions held
+ * on `a`: the uneven spread that a recovery of `b` leaves. Everything closes after the test.
+ */
+async function unevenOnA(t: TestContext, settings: Partial<TestConfig>, count: number) {
   const a = await httpBackend('a');
   const b = await httpBackend('b');
   await b.crash();
   const logs = logSink('info');
-  const lb = await startProxy({
-    backends: [a.address, b.address], health,
-    rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 300,
-  }, logs);
+  const lb = await startProxy({ backends: [a.address, b.address], health, ...settings }, logs);
   const held: HeldSession[] = [];
   t.after(async () => {
     for (const s of held) s.close();
@@ -26,11 +27,16 @@ test('after a recovery a quiet session moves to the recovered backend; one with 
     await b.close();
   });
   await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'down' });
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < count; i++) {
     const s = await holdSession(lb.port);
     held.push(s);
     assert.equal(await s.ask(), 'a');
   }
+  return { a, b, logs, lb, held };
+}
+
+test('after a recovery a quiet session moves to the recovered backend; one with a request in flight is never closed', async (t) => {
+  const { a, b, logs, lb, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 300 }, 2);
   // Both sessions ask, and `a` takes 3 s to answer: requests in flight, however quiet the wire.
   a.slowRequests(3000);
   const asked = held.map((s) => s.ask('/', 10_000));
@@ -63,27 +69,7 @@ test('after a recovery a quiet session moves to the recovered backend; one with 
 });
 
 test('a session whose client spoke last is never closed to rebalance, even when silent for long', async (t) => {
-  const a = await httpBackend('a');
-  const b = await httpBackend('b');
-  await b.crash();
-  const logs = logSink('info');
-  const lb = await startProxy({
-    backends: [a.address, b.address], health,
-    rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100,
-  }, logs);
-  const held: HeldSession[] = [];
-  t.after(async () => {
-    for (const s of held) s.close();
-    await lb.close();
-    await a.close();
-    await b.close();
-  });
-  await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'down' });
-  for (let i = 0; i < 3; i++) {
-    const s = await holdSession(lb.port);
-    held.push(s);
-    assert.equal(await s.ask(), 'a');
-  }
+  const { b, logs, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100 }, 3);
   // Half a request: the backend waits for the rest, the client has spoken last.
   for (const s of held) s.socket.write('GET / HTTP/1.1\r\nHost: kubernetes\r\n');
   await b.revive();
@@ -94,24 +80,7 @@ test('a session whose client spoke last is never closed to rebalance, even when 
 });
 
 test('rebalancing off: uneven sessions stay where they are', async (t) => {
-  const a = await httpBackend('a');
-  const b = await httpBackend('b');
-  await b.crash();
-  const logs = logSink('info');
-  const lb = await startProxy({ backends: [a.address, b.address], health, rebalance: false, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100 }, logs);
-  const held: HeldSession[] = [];
-  t.after(async () => {
-    for (const s of held) s.close();
-    await lb.close();
-    await a.close();
-    await b.close();
-  });
-  await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'down' });
-  for (let i = 0; i < 3; i++) {
-    const s = await holdSession(lb.port);
-    held.push(s);
-    assert.equal(await s.ask(), 'a');
-  }
+  const { b, logs, held } = await unevenOnA(t, { rebalance: false, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100 }, 3);
   await b.revive();
   await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
   await sleep(2500);
