@@ -8,16 +8,6 @@ import { parseMetrics, promtoolProblems, value } from './helpers/prometheus.js';
 import { startProxy } from './helpers/proxy.js';
 import { waitUntil } from './helpers/wait.js';
 
-function fetchText(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
-    }).on('error', reject);
-  });
-}
-
 test('/metrics passes promtool, and its counters move with every state change', async (t) => {
   const a = await httpBackend('a');
   const b = await httpBackend('b');
@@ -31,7 +21,7 @@ test('/metrics passes promtool, and its counters move with every state change', 
   });
   const admin = lb.app.adminAddress?.port ?? 0;
   const scrape = async () => {
-    const r = await fetchText(admin, '/metrics');
+    const r = await get(admin, '/metrics');
     assert.equal(r.status, 200);
     assert.match(r.type, /^text\/plain; version=0\.0\.4/);
     assert.equal(promtoolProblems(r.body), undefined);
@@ -97,9 +87,9 @@ test('/readyz is 503 with the reasons when every backend is down; /livez answers
   });
   const admin = lb.app.adminAddress?.port ?? 0;
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
-  assert.equal((await fetchText(admin, '/readyz')).status, 200);
-  assert.equal((await fetchText(admin, '/livez')).body, 'ok\n');
-  const view = JSON.parse((await fetchText(admin, '/backends')).body) as {
+  assert.equal((await get(admin, '/readyz')).status, 200);
+  assert.equal((await get(admin, '/livez')).body, 'ok\n');
+  const view = JSON.parse((await get(admin, '/backends')).body) as {
     healthCredential: string; backends: { address: string; state: string; lastCheck: { verdict: string } }[] };
   assert.equal(view.healthCredential, 'bearer token from /nonexistent/token');
   assert.equal(view.backends[0]?.address, a.address);
@@ -107,8 +97,8 @@ test('/readyz is 503 with the reasons when every backend is down; /livez answers
   assert.equal(view.backends[0]?.lastCheck.verdict, 'pass');
   await a.crash();
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'down' });
-  const r = await fetchText(admin, '/readyz');
+  const r = await get(admin, '/readyz');
   assert.equal(r.status, 503);
   assert.match(r.body, new RegExp(`${a.address} down: connection refused`));
-  assert.equal((await fetchText(admin, '/nope')).status, 404);
+  assert.equal((await get(admin, '/nope')).status, 404);
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
 import { availabilityOf } from '../src/backends/availability.js';
 import { httpBackend } from './helpers/backends.js';
+import { get } from './helpers/http-client.js';
 import { logSink } from './helpers/logs.js';
 import { parseMetrics, value } from './helpers/prometheus.js';
 import { startProxy } from './helpers/proxy.js';
@@ -14,16 +14,6 @@ test('availability: serving while a backend is up or unknown, panic on draining 
   assert.equal(availabilityOf(['down', 'down']), 'all_down');
   assert.equal(availabilityOf([]), 'all_down');
 });
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
 
 test('the last draining backend going down is "every backend down", never "a backend is ready again"', async (t) => {
   const a = await httpBackend('a');
@@ -37,7 +27,7 @@ test('the last draining backend going down is "every backend down", never "a bac
     await b.close();
   });
   const admin = lb.app.adminAddress?.port ?? 0;
-  const metrics = async () => parseMetrics(await scrape(admin));
+  const metrics = async () => parseMetrics((await get(admin, '/metrics')).body);
   await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
   assert.equal(value(await metrics(), 'kube_local_lb_all_backends_down'), 0);

@@ -4,6 +4,8 @@ export interface Answer {
   status: number;
   backend: string;
   body: string;
+  /** The Content-Type header. */
+  type: string;
   socketPort: number;
 }
 
@@ -18,6 +20,7 @@ export function get(port: number, path = '/', agent?: http.Agent, timeoutMs = 50
           status: res.statusCode ?? 0,
           backend: String(res.headers['x-backend'] ?? ''),
           body: Buffer.concat(chunks).toString('utf8'),
+          type: String(res.headers['content-type'] ?? ''),
           socketPort: req.socket?.localPort ?? 0,
         }),
       );
