@@ -120,7 +120,7 @@ async function startRealProxy(env, name, tag) {
   const { c, node, detailDir, scratch, kubeLocalLbArgs, streamModule } = env;
   const backends = c.apiservers.map((a) => a.address);
   const listen = `127.0.0.1:${LISTEN_PORT}`;
-  const logFile = path.join(detailDir, `${tag}-${name}.log`);
+  const logFile = path.join(detailDir, `${tag}-proxy.log`);
   let proxy;
   if (name === 'kube-local-lb') {
     // kube-local-lb at its defaults (checks of /readyz every 2 s, fall 2), anonymous as the
@@ -307,7 +307,7 @@ export async function runRealCluster(o) {
           log(`rep ${rep}/${reps}: ${scenario} with ${name}`);
           let figures;
           try {
-            figures = await runOne(env, scenario, name, `r${rep}-${scenario}`);
+            figures = await runOne(env, scenario, name, `r${rep}-${scenario}-${name}`);
           } catch (err) {
             log(`${scenario} with ${name} failed: ${err.stack ?? err}`);
             figures = { error: String(err.message ?? err).split('\n')[0] };
