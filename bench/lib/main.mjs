@@ -2,23 +2,25 @@
 // HAProxy and kube-local-lb back to back (order alternating between repetitions), and writes
 // the result lines and the table to bench/results/<time>/.
 import { spawnSync } from 'node:child_process';
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { accessSync, appendFileSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { COUNTERS_OFFSET, Fleet } from './fleet.mjs';
 import { inNodeNamespace, Netns, NS_IP, rerunInNodeNamespace } from './netns.mjs';
-import { canConnect, killEverything } from './procs.mjs';
+import { canConnect, killEverything, within } from './procs.mjs';
 import { FLOOR_PROXY, FLOOR_SCENARIOS, PROXIES } from './proxies.mjs';
 import { runScenario, SCENARIOS } from './scenarios.mjs';
 import { fleetPorts } from './fleet-scenarios.mjs';
-import { parseLine, table } from './table.mjs';
+import { parseLine, realTable, table } from './table.mjs';
+import { checkRealPrerequisites, REAL_PROXIES, REAL_SCENARIOS, REAL_TIMING, runRealCluster, timingFor } from './real-cluster.mjs';
 
 const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = path.resolve(BENCH_DIR, '..');
 
 const HELP = `usage: bench/run.sh [--quick] [--tls] [--scenarios a,b,...] [--reps N] [options]
+       bench/run.sh --real-cluster [--scenarios kubelet-kill,...] [--real-proxies LIST] [--duration S]
 
 Runs HAProxy and kube-local-lb side by side on this machine, each scenario for both proxies
 back to back, and prints a markdown table: medians over the repetitions and the ratio
@@ -44,6 +46,22 @@ kube-local-lb / HAProxy. Results go to bench/results/<time>/. See bench/README.m
                         Node's streams cost before any product code, measured in the same run
   --keep-scratch        keep the scratch directory (configs, certificates, logs) after the run
   -h, --help            this text
+
+What kubelet sees, against the real control plane (root; test/real-cluster/build.sh built, and
+npm run build:test for the harness the bench imports; haproxy and nginx with its stream module):
+  --real-cluster        etcd and three real kube-apiservers in network namespaces; per scenario
+                        and proxy, kubelet-sim (Lease renewals every 10 s, a pod informer) and
+                        kubectl every 500 ms through the proxy for 90 s; at 20 s the fault hits
+                        the apiserver holding kubelet-sim's connection (kubelet-etcd: etcd is
+                        stopped), at 60 s it is healed. Proxies: kube-local-lb (defaults,
+                        anonymous /readyz), HAProxy (kubeadm's HA guide, check-ssl GET /readyz),
+                        nginx (kubespray's nginx-proxy: passive max_fails/fail_timeout only).
+                        ~30 min for everything. Scenarios (--scenarios): kubelet-kill,
+                        kubelet-stop, kubelet-term, kubelet-partition, kubelet-etcd
+  --real-proxies LIST   with --real-cluster: comma-separated, from: ${REAL_PROXIES.join(', ')} (default: all)
+  --duration S          with --real-cluster: seconds per run, 20 to 600 (default 90); fault and
+                        heal at the same shares of it (2/9 and 2/3). Published figures use 90
+  --reps, --out, --kube-local-lb-arg and --keep-scratch apply as above; --reps defaults to 1
 `;
 
 const FULL = {
@@ -81,6 +99,9 @@ function parseOptions(argv) {
         'kube-local-lb-arg': { type: 'string', multiple: true, default: [] },
         'keep-scratch': { type: 'boolean', default: false },
         'node-floor': { type: 'boolean', default: false },
+        'real-cluster': { type: 'boolean', default: false },
+        'real-proxies': { type: 'string' },
+        duration: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -91,6 +112,8 @@ function parseOptions(argv) {
     process.stdout.write(HELP);
     process.exit(0);
   }
+  if (parsed['real-cluster']) return parseRealOptions(argv, parsed);
+  for (const flag of ['real-proxies', 'duration']) if (parsed[flag] !== undefined) usageError(`--${flag} applies only with --real-cluster`);
   const settings = { ...(parsed.quick ? QUICK : FULL) };
   if (parsed.reps !== undefined) {
     settings.reps = Number(parsed.reps);
@@ -108,6 +131,34 @@ function parseOptions(argv) {
     settings[key] = v;
   }
   return { ...parsed, settings, scenarios, portBase, backendCount: backends };
+}
+
+/** --real-cluster's options: its own scenarios and proxies; flags of the other mode are refused. */
+function parseRealOptions(argv, parsed) {
+  for (const flag of ['quick', 'tls', 'node-floor', 'port-base', 'backends', 'proxies', 'conns']) {
+    if (argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`))) usageError(`--${flag} does not apply to --real-cluster`);
+  }
+  const list = (flag, all) => {
+    if (parsed[flag] === undefined) return all;
+    const names = parsed[flag].split(',').map((s) => s.trim()).filter(Boolean);
+    if (!names.length) usageError(`--${flag}: "${parsed[flag]}" names none of ${all.join(', ')}`);
+    for (const n of names) if (!all.includes(n)) usageError(`--${flag}: "${n}" is not one of ${all.join(', ')}`);
+    return names;
+  };
+  const scenarios = list('scenarios', REAL_SCENARIOS);
+  const proxies = list('real-proxies', REAL_PROXIES);
+  let reps = 1;
+  if (parsed.reps !== undefined) {
+    reps = Number(parsed.reps);
+    if (!/^\d+$/.test(parsed.reps) || reps < 1 || reps > 10) usageError(`--reps: "${parsed.reps}" is not a number from 1 to 10`);
+  }
+  let timing = REAL_TIMING;
+  if (parsed.duration !== undefined) {
+    const s = Number(parsed.duration);
+    if (!/^\d+$/.test(parsed.duration) || s < 20 || s > 600) usageError(`--duration: "${parsed.duration}" is not a number of seconds from 20 to 600`);
+    timing = timingFor(s);
+  }
+  return { ...parsed, real: true, scenarios, proxies, reps, timing, settings: { reps } };
 }
 
 function onPath(cmd) {
@@ -138,6 +189,10 @@ function checkPrerequisites(needIp) {
     for (const p of problems) process.stderr.write(`bench: ${p}\n`);
     process.exit(1);
   }
+  checkBuildFresh();
+}
+
+function checkBuildFresh() {
   const built = statSync(path.join(REPO, 'dist', 'main.js')).mtimeMs;
   const newest = newestMtime(path.join(REPO, 'src'));
   if (newest > built) process.stderr.write('bench: warning: src/ has changed since the last build; run npm run build to measure it\n');
@@ -157,16 +212,20 @@ function firstLine(cmd, args) {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0].trim();
 }
 
-function describeMachine(o) {
+function describeMachine(o, extra = []) {
   const git = spawnSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 5000 }).stdout?.trim() || 'unknown';
   const dirty = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'package.json'], { encoding: 'utf8', timeout: 5000 }).stdout?.trim() ? '+changes' : '';
   const version = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
   return [
     `# kube-local-lb bench, started ${new Date().toISOString()}`,
-    `# mode=${o.tls ? 'tls' : 'plain'} reps=${o.settings.reps} quick=${o.quick ? 1 : 0} backends=${o.backendCount} scenarios=${o.scenarios.join(',')}` +
+    (o.real
+      ? `# mode=real-cluster reps=${o.reps} proxies=${o.proxies.join(',')} scenarios=${o.scenarios.join(',')}`
+      : `# mode=${o.tls ? 'tls' : 'plain'} reps=${o.settings.reps} quick=${o.quick ? 1 : 0} backends=${o.backendCount} scenarios=${o.scenarios.join(',')}`) +
       (o['kube-local-lb-arg'].length ? ` kube-local-lb-args=${o['kube-local-lb-arg'].join(',')}` : ''),
     `# machine: ${os.cpus().length} cpus, ${os.type()} ${os.release()}, load at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `# kube-local-lb ${version} (git ${git}${dirty}), node ${process.version}; ${firstLine('haproxy', ['-v'])}; ${firstLine('nginx', ['-v'])}; ${firstLine('wrk', ['-v']).split(' [')[0]}`,
+    `# kube-local-lb ${version} (git ${git}${dirty}), node ${process.version}; ${firstLine('haproxy', ['-v'])}; ${firstLine('nginx', ['-v'])}` +
+      (o.real ? '' : `; ${firstLine('wrk', ['-v']).split(' [')[0]}`),
+    ...extra,
   ];
 }
 
@@ -200,8 +259,92 @@ async function makeTls(scratch) {
   return { ...files, caPem: ca.certPem };
 }
 
+/** Opens the results directory and its log; both modes write the same files. */
+function openResults(o, suffix) {
+  const outDir = path.resolve(o.out ?? path.join(BENCH_DIR, 'results', `${stamp()}${suffix}`));
+  const detailDir = path.join(outDir, 'detail');
+  mkdirSync(detailDir, { recursive: true });
+  const logFile = path.join(outDir, 'log.txt');
+  const log = (msg) => {
+    const line = `[${new Date().toISOString().slice(11, 19)}] ${msg}`;
+    process.stderr.write(`${line}\n`);
+    appendFileSync(logFile, `${line}\n`);
+  };
+  return { outDir, detailDir, rawFile: path.join(outDir, 'raw.txt'), log };
+}
+
+/** bench/run.sh --real-cluster: see real-cluster.mjs. Returns the exit code. */
+async function mainReal(o) {
+  const found = await checkRealPrerequisites(REPO, onPath);
+  if (found.problems) {
+    for (const p of found.problems) process.stderr.write(`bench: ${p}\n`);
+    return 1;
+  }
+  checkBuildFresh();
+  const { outDir, detailDir, rawFile, log } = openResults(o, '-real-cluster');
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'klb-bench-'));
+  chmodSync(scratch, 0o755);
+  let cluster;
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: stopping every process the bench started and the control plane`);
+      killEverything();
+      // The cluster's processes live in its namespaces: stop() kills them by PID and deletes those.
+      void within(cluster?.stop() ?? Promise.resolve(), 15000).finally(() => {
+        if (!o['keep-scratch']) rmSync(scratch, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
+  }
+  process.on('exit', () => killEverything());
+  const versions = spawnSync('bash', [path.join(REPO, 'test', 'real-cluster', 'build.sh'), '--print'], { encoding: 'utf8', timeout: 10000 }).stdout
+    .trim().split('\n').map((l) => l.split('=')[1]?.split('/').at(-2)).filter(Boolean).join(', ');
+  const header = describeMachine(o, [`# control plane: ${versions}; timing: ${o.timing.durationMs / 1000} s per run, fault at ${o.timing.faultMs / 1000} s, healed at ${o.timing.healMs / 1000} s`]);
+  writeFileSync(rawFile, `${header.join('\n')}\n`);
+  for (const h of header) log(h.slice(2));
+  log(`results: ${outDir}; scratch: ${scratch}`);
+  const records = [];
+  const t0 = Date.now();
+  try {
+    await runRealCluster({
+      helpers: found.helpers,
+      binaries: found.binaries,
+      streamModule: found.streamModule,
+      scenarios: o.scenarios,
+      proxies: o.proxies,
+      reps: o.reps,
+      timing: o.timing,
+      kubeLocalLbArgs: o['kube-local-lb-arg'],
+      scratch,
+      detailDir,
+      log,
+      onCluster: (c) => (cluster = c),
+      emit: (scenario, proxy, rep, figures) => {
+        const line = `scenario=${scenario} proxy=${proxy} rep=${rep} ${fields(figures)}`;
+        records.push(parseLine(line));
+        appendFileSync(rawFile, `${line}\n`);
+        process.stdout.write(`${line}\n`);
+      },
+    });
+  } finally {
+    if (o['keep-scratch']) log(`scratch kept: ${scratch}`);
+    else rmSync(scratch, { recursive: true, force: true });
+  }
+  const elapsed = Math.round((Date.now() - t0) / 1000);
+  appendFileSync(rawFile, `# finished ${new Date().toISOString()}, ${elapsed} s\n`);
+  const text = `${realTable(records)}\n\n${header.map((h) => h.replace(/^# /, '- ')).join('\n')}\n- elapsed ${elapsed} s\n`;
+  writeFileSync(path.join(outDir, 'table.md'), text);
+  process.stdout.write(`\n${text}`);
+  log(`done in ${elapsed} s: ${path.relative(process.cwd(), outDir) || outDir}/{table.md,raw.txt,log.txt,detail/}`);
+  return 0;
+}
+
 async function main() {
   const o = parseOptions(process.argv.slice(2));
+  if (o.real) process.exit(await mainReal(o));
   const isRoot = process.getuid?.() === 0;
   checkPrerequisites(isRoot && o.scenarios.includes('failover-netns'));
   // failover-netns needs a namespace of its own for backend 1; the whole run moves into a node

@@ -1,7 +1,7 @@
 // The two proxies under test, configured alike: round-robin (HAProxy) or the product's default
 // selection (kube-local-lb), active HTTP checks of /healthz every second, out after 2 failures,
 // back after 1 success, check timeout 1 s, connect timeout 1 s, failed connects retried elsewhere.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand, startDaemon, stopDaemon, waitPort } from './procs.mjs';
 
@@ -99,4 +99,90 @@ export async function startProxy(name, o) {
 /** SIGTERM by PID, and wait for the exit (kube-local-lb's shutdown grace is 10 s; then SIGKILL). */
 export function stopProxy(proxy) {
   return stopDaemon(proxy.daemon, 12000);
+}
+
+// ---- --real-cluster: the proxies as nodes run them in front of real apiservers ---------------
+
+/**
+ * HAProxy as kubeadm's HA guide sets it up for a static pod (kubernetes/kubeadm,
+ * docs/ha-considerations.md): a TCP frontend, round-robin, the guide's timeouts, retries and
+ * redispatch, HAProxy's default check timing (inter 2s, fall 3, rise 2), and the check the guide
+ * means made to work against a real apiserver: `GET /readyz` over TLS (`check-ssl verify none`),
+ * anonymous, which the default RBAC allows.
+ * @param {{ listen: string, backends: string[] }} o
+ */
+export function realHaproxyConfig(o) {
+  return `# written by bench/lib/proxies.mjs: kubeadm's HA guide, checks GET /readyz over TLS
+defaults
+    mode tcp
+    option redispatch
+    retries 1
+    timeout queue 20s
+    timeout connect 5s
+    timeout client 20s
+    timeout server 20s
+    timeout check 10s
+
+frontend apiserver
+    bind ${o.listen}
+    default_backend apiserverbackend
+
+backend apiserverbackend
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+${o.backends.map((b, i) => `    server apiserver-${i + 1} ${b} check check-ssl verify none`).join('\n')}
+`;
+}
+
+/**
+ * nginx as kubespray's nginx-proxy static pod runs it on every node (kubernetes-sigs/kubespray,
+ * roles/kubernetes/node/templates/loadbalancer/nginx.conf.j2): the stream module, least_conn, no
+ * active checks, so nginx's passive defaults decide (max_fails=1 fail_timeout=10s: one failed
+ * connect takes a server out for 10 s), proxy_timeout 10m, proxy_connect_timeout 1s.
+ * @param {{ listen: string, backends: string[], dir: string, streamModule: string | undefined }} o
+ */
+export function realNginxConfig(o) {
+  return `# written by bench/lib/proxies.mjs: kubespray's nginx-proxy
+${o.streamModule ? `load_module ${o.streamModule};\n` : ''}daemon off;
+pid ${o.dir}/nginx-proxy.pid;
+error_log stderr notice;
+worker_processes 2;
+worker_rlimit_nofile 130048;
+worker_shutdown_timeout 10s;
+
+events {
+  multi_accept on;
+  use epoll;
+  worker_connections 16384;
+}
+
+stream {
+  upstream kube_apiserver {
+    least_conn;
+${o.backends.map((b) => `    server ${b};`).join('\n')}
+  }
+
+  server {
+    listen        ${o.listen};
+    proxy_pass    kube_apiserver;
+    proxy_timeout 10m;
+    proxy_connect_timeout 1s;
+  }
+}
+`;
+}
+
+/**
+ * The stream module nginx needs loaded, from `nginx -V`: undefined when it is built in, the
+ * .so's path when it is a dynamic module, or an Error naming the package when it is missing.
+ */
+export async function nginxStreamModule() {
+  const r = await runCommand('nginx', ['-V'], { timeoutMs: 5000 });
+  const text = `${r.stdout}${r.stderr}`;
+  if (/--with-stream(\s|$)/.test(text)) return undefined;
+  if (!/--with-stream=dynamic/.test(text)) return new Error('nginx is built without the stream module');
+  const dir = /--modules-path=(\S+)/.exec(text)?.[1] ?? '/usr/lib/nginx/modules';
+  const so = path.join(dir, 'ngx_stream_module.so');
+  return existsSync(so) ? so : new Error(`nginx's stream module is not installed (${so}): apt-get install -y libnginx-mod-stream`);
 }

@@ -190,6 +190,74 @@ export function table(records) {
   ].join('\n');
 }
 
+// ---- --real-cluster ----------------------------------------------------------------------------
+
+/** The issue's targets for kube-local-lb in kill, stop, term and partition (etcd: whatever the apiservers cannot answer). */
+export const REAL_TARGETS = { leaseGapMs: 15000, strict: ['kubelet-kill', 'kubelet-stop', 'kubelet-term', 'kubelet-partition'] };
+const REAL_ORDER = ['kube-local-lb', 'haproxy', 'nginx'];
+const REAL_LABELS = { 'kube-local-lb': 'kube-local-lb', haproxy: 'HAProxy', nginx: 'nginx' };
+
+/** How far kube-local-lb's worst figures of `scenario` are from the issue's targets: '' when met. */
+function missedTargets(scenario, worst) {
+  const out = [];
+  if (worst.lease_gap_ms_max > REAL_TARGETS.leaseGapMs) {
+    // With etcd stopped for 40 s no apiserver can write a Lease, through any proxy.
+    out.push(`lease gap +${worst.lease_gap_ms_max - REAL_TARGETS.leaseGapMs} ms over 15000${scenario === 'kubelet-etcd' ? ' (no apiserver can write while etcd is down)' : ''}`);
+  }
+  if (scenario === 'kubelet-etcd' && worst.sessions_reset > 0) out.push(`${worst.sessions_reset} sessions reset`);
+  if (REAL_TARGETS.strict.includes(scenario)) {
+    if (worst.renew_failed > 0) out.push(`${worst.renew_failed} renewal${worst.renew_failed === 1 ? '' : 's'} failed`);
+    if (worst.requests_failed > 0) out.push(`${worst.requests_failed} kubectl call${worst.requests_failed === 1 ? '' : 's'} failed`);
+  }
+  return out.join(', ');
+}
+
+/**
+ * The table of a --real-cluster run: one row per scenario and proxy, the worst value over the
+ * repetitions (longest gaps, most failures), and whether kube-local-lb met the issue's targets.
+ */
+export function realTable(records) {
+  const reps = new Set(records.map((r) => r.rep)).size;
+  const lines = [
+    '| scenario | proxy | longest lease gap, ms | renewals failed / ok | longest watch gap, ms | kubectl failed / calls | apiservers marked down | sessions reset by the proxy | none ready | kube-local-lb targets |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  const keys = ['lease_gap_ms_max', 'renew_failed', 'renew_ok', 'watch_gap_ms_max', 'requests', 'requests_failed', 'marked_down', 'sessions_reset', 'no_backend'];
+  for (const scenario of [...new Set(records.map((r) => r.scenario))]) {
+    const proxies = [...new Set(records.filter((r) => r.scenario === scenario).map((r) => r.proxy))]
+      .sort((a, b) => REAL_ORDER.indexOf(a) - REAL_ORDER.indexOf(b));
+    for (const proxy of proxies) {
+      const mine = records.filter((r) => r.scenario === scenario && r.proxy === proxy);
+      const good = mine.filter((r) => !r.error);
+      const label = REAL_LABELS[proxy] ?? proxy;
+      if (!good.length) {
+        lines.push(`| ${scenario} | ${label} | error: ${(mine[0]?.error ?? '').replace(/_/g, ' ').replace(/\|/g, '/')} | | | | | | | |`);
+        continue;
+      }
+      const worst = {};
+      for (const k of keys) {
+        const values = good.map((r) => Number(r[k])).filter(Number.isFinite);
+        // The worst run for every figure; renewals that succeeded and calls made: the fewest.
+        worst[k] = values.length ? (k === 'renew_ok' || k === 'requests' ? Math.min(...values) : Math.max(...values)) : NaN;
+      }
+      const n = (v) => (Number.isFinite(v) ? String(v) : '-');
+      const target = proxy === 'kube-local-lb' ? missedTargets(scenario, worst) || 'met' : '';
+      lines.push(`| ${scenario} | ${label} | ${n(worst.lease_gap_ms_max)} | ${n(worst.renew_failed)} / ${n(worst.renew_ok)} | ${n(worst.watch_gap_ms_max)} | ` +
+        `${n(worst.requests_failed)} / ${n(worst.requests)} | ${n(worst.marked_down)} | ${proxy === 'kube-local-lb' ? n(worst.sessions_reset) : '-'} | ` +
+        `${Number.isFinite(worst.no_backend) ? (worst.no_backend > 0 ? 'yes' : 'no') : '-'} | ${target} |`);
+    }
+  }
+  return [
+    `${reps === 1 ? 'One run' : `The worst of ${reps} runs`} per scenario and proxy. Targets for kube-local-lb: longest lease gap <= ${REAL_TARGETS.leaseGapMs} ms ` +
+      'in every scenario; no failed renewal and no failed kubectl call in kill, stop, term and partition. ' +
+      '"sessions reset": connections kube-local-lb closed itself (only kube-local-lb logs them). "none ready": at some point the proxy ' +
+      'held no apiserver ready; kube-local-lb then sends new sessions to the answering (draining) ones (panic mode), HAProxy refuses them ' +
+      '("no server available"), nginx tries each in turn ("no live upstreams" when all failed).',
+    '',
+    ...lines,
+  ].join('\n');
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2];
   if (!file) {
@@ -197,5 +265,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   const records = readFileSync(file, 'utf8').split('\n').map(parseLine).filter(Boolean);
-  process.stdout.write(`${table(records)}\n`);
+  const real = records.length > 0 && records.every((r) => r.scenario.startsWith('kubelet-'));
+  process.stdout.write(`${real ? realTable(records) : table(records)}\n`);
 }
