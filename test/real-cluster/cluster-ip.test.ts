@@ -53,7 +53,8 @@ function startKubeProxy(c: RealCluster, bin: string, kubeconfig: string): KubePr
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close', not 'exit': the last output is written before the cluster's directory is removed.
+  const exit = new Promise<void>((resolve) => child.once('close', () => resolve()));
   return {
     child,
     log: () => log.split('\n').slice(-40).join('\n'),
