@@ -57,6 +57,56 @@ export interface PodNetwork {
 const PROBE = fileURLToPath(new URL('./pod-probe.js', import.meta.url));
 const FAKE = fileURLToPath(new URL('../fake-apiserver/cli.js', import.meta.url));
 
+export interface PodNames {
+  /** The namespace the pod hangs off, which exists. */
+  node: string;
+  /** The pod's namespace, made here (one left over by a killed run is replaced). */
+  pod: string;
+  /** The veth's ends: in the node and in the pod. */
+  nodeIf: string;
+  podIf: string;
+  /** A /30: the node's end, the pod's end and the pod's default gateway. */
+  nodeIp: string;
+  podIp: string;
+}
+
+/**
+ * A "pod": a network namespace behind a veth from `node`, routing everything through the node,
+ * as a CNI would. Removing the pod's namespace removes the veth with it.
+ */
+export function addPod(names: PodNames): void {
+  const { node, pod, nodeIf, podIf, nodeIp, podIp } = names;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    ip('netns', 'del', pod);
+  } catch {
+    // Not left over from an earlier run.
+  }
+  ip('netns', 'add', pod);
+  ip('-n', node, 'link', 'add', nodeIf, 'type', 'veth', 'peer', 'name', podIf, 'netns', pod);
+  ip('-n', pod, 'link', 'set', 'lo', 'up');
+  ip('-n', node, 'addr', 'add', `${nodeIp}/30`, 'dev', nodeIf);
+  ip('-n', pod, 'addr', 'add', `${podIp}/30`, 'dev', podIf);
+  ip('-n', node, 'link', 'set', nodeIf, 'up');
+  ip('-n', pod, 'link', 'set', podIf, 'up');
+  ip('-n', pod, 'route', 'add', 'default', 'via', nodeIp);
+}
+
+/** N fresh HTTPS GET /livez from namespace `ns` to `target` (`HOST:PORT`), one after another (pod-probe.ts). */
+export function probeFrom(ns: string, count: number, caFile: string, timeoutMs: number, target: string): Promise<ProbeOutcomes> {
+  const [host = '', port = ''] = target.split(/:(?=\d+$)/);
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, PROBE, host, port, String(count), caFile, String(timeoutMs)],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => child.once('exit', (code) => {
+    if (code === 0) resolve(JSON.parse(out) as ProbeOutcomes);
+    else reject(new Error(`probe from ${ns} exited ${code}: ${err}`));
+  }));
+}
+
 export function makePodNetwork(index: number): PodNetwork {
   const id = `${process.pid % 10_000}${index}`;
   const node = `cipn${id}`;
@@ -74,23 +124,14 @@ export function makePodNetwork(index: number): PodNetwork {
   const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const inNs = (ns: string, cmd: string, args: string[], input?: string) =>
     execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-  for (const ns of [node, pod]) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      // Not left over from an earlier run.
-    }
+  try {
+    ip('netns', 'del', node);
+  } catch {
+    // Not left over from an earlier run.
   }
   ip('netns', 'add', node);
-  ip('netns', 'add', pod);
-  ip('-n', node, 'link', 'add', nodeIf, 'type', 'veth', 'peer', 'name', podIf, 'netns', pod);
   ip('-n', node, 'link', 'set', 'lo', 'up');
-  ip('-n', pod, 'link', 'set', 'lo', 'up');
-  ip('-n', node, 'addr', 'add', `${nodeIp}/30`, 'dev', nodeIf);
-  ip('-n', pod, 'addr', 'add', `${podIp}/30`, 'dev', podIf);
-  ip('-n', node, 'link', 'set', nodeIf, 'up');
-  ip('-n', pod, 'link', 'set', podIf, 'up');
-  ip('-n', pod, 'route', 'add', 'default', 'via', nodeIp);
+  addPod({ node, pod, nodeIf, podIf, nodeIp, podIp });
   for (const address of apiservers) ip('-n', node, 'addr', 'add', `${address}/32`, 'dev', 'lo');
 
   writeFileSync(file('ca.crt'), pki.ca.certPem);
@@ -174,18 +215,8 @@ export function makePodNetwork(index: number): PodNetwork {
     setDefaultRoute(on) {
       inNs(node, 'ip', ['route', on ? 'replace' : 'del', 'default', 'via', podIp]);
     },
-    probe(from, count, timeoutMs = 2000, target = `${CLUSTER_IP}:443`) {
-      const [host = '', port = ''] = target.split(/:(?=\d+$)/);
-      const child = network.spawnIn(from, process.execPath, [PROBE, host, port, String(count), file('ca.crt'), String(timeoutMs)]);
-      let out = '';
-      let err = '';
-      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-      return new Promise((resolve, reject) => child.once('exit', (code) => {
-        if (code === 0) resolve(JSON.parse(out) as ProbeOutcomes);
-        else reject(new Error(`probe from the ${from} exited ${code}: ${err}`));
-      }));
-    },
+    probe: (from, count, timeoutMs = 2000, target = `${CLUSTER_IP}:443`) =>
+      probeFrom(from === 'node' ? node : pod, count, file('ca.crt'), timeoutMs, target),
     snapshot: () => inNs(node, 'sh', ['-c', 'nft list ruleset; ip -4 -o addr show; ip -o link show']),
     remove() {
       for (const child of children) child.kill('SIGKILL');

@@ -1,6 +1,6 @@
 /**
  * Run inside a test's "pod" network namespace: N fresh HTTPS GET /livez to HOST:PORT, one after
- * another, each on a new connection, and one JSON line with the outcomes on stdout:
+ * another, each on a new connection (a 200 `ok` is an answer), and one JSON line with the outcomes on stdout:
  * `{"ok":N,"refused":N,"timeout":N,"unreachable":N,"other":N,"answeredBy":{name:count}}`.
  *
  *   node pod-probe.js HOST PORT COUNT CA_FILE [TIMEOUT_MS]
@@ -30,8 +30,9 @@ function once(): Promise<keyof typeof outcomes> {
     socket.on('data', (d: Buffer) => (got += d.toString()));
     socket.on('end', () => {
       clearTimeout(timer);
-      const name = /x-fake-apiserver: (\S+)/i.exec(got)?.[1];
-      if (name && got.endsWith('ok')) {
+      // A fake apiserver names itself in a header; a real one does not.
+      const name = /x-fake-apiserver: (\S+)/i.exec(got)?.[1] ?? 'kube-apiserver';
+      if (got.startsWith('HTTP/1.1 200 ') && got.endsWith('\r\n\r\nok')) {
         answeredBy[name] = (answeredBy[name] ?? 0) + 1;
         resolve('ok');
       } else {

@@ -94,6 +94,8 @@ export interface Credentials {
   discoverTokenFile: string;
   nodeToken: string;
   nodeName: string;
+  /** User system:kube-proxy: bootstrap RBAC binds it to ClusterRole system:node-proxier. */
+  proxyToken: string;
   /** Client certificate of the health user (CN kube-local-lb), cert and key files. */
   healthCert: string;
   healthKey: string;
@@ -231,11 +233,13 @@ function makeCredentials(dir: string, apiserverIps: string[], serviceIp: string)
   const healthToken = token();
   const discoverToken = token();
   const nodeToken = token();
+  const proxyToken = token();
   w('tokens.csv', [
     `${adminToken},admin,admin-uid,"system:masters"`,
     `${healthToken},klb-health,klb-health-uid`,
     `${discoverToken},kube-local-lb,kube-local-lb-uid`,
     `${nodeToken},system:node:${nodeName},node-uid,"system:nodes"`,
+    `${proxyToken},system:kube-proxy,kube-proxy-uid`,
   ].join('\n') + '\n');
   return {
     dir,
@@ -247,6 +251,7 @@ function makeCredentials(dir: string, apiserverIps: string[], serviceIp: string)
     discoverTokenFile: w('discover.token', discoverToken),
     nodeToken,
     nodeName,
+    proxyToken,
     healthCert,
     healthKey,
     nodeCertAndKey: w('node.pem', node.certPem + node.keyPem),
