@@ -49,7 +49,7 @@ export function netnsUnavailable(): string | undefined {
   return undefined;
 }
 
-function ip(...args: string[]): void {
+export function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
@@ -75,13 +75,21 @@ export function killNamespace(ns: string): void {
   spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
 }
 
-/** Removes the namespaces (and their processes) of earlier runs whose test process is gone. */
-export function removeNetnsLeftovers(): void {
+/**
+ * Removes the namespaces (and their processes) that `pattern` matches in `ip netns list` and
+ * whose test process is gone: group 1 is the namespace, group 2 the pid of the run that made it.
+ */
+export function removeNamespacesOfGoneRuns(pattern: RegExp): void {
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
   for (const line of list.split('\n')) {
-    const m = new RegExp(`^(${NS_PREFIX}(\\d+)[nh]\\d+)\\b`).exec(line);
+    const m = pattern.exec(line);
     if (m && Number(m[2]) !== process.pid && !alive(Number(m[2]))) killNamespace(m[1]!);
   }
+}
+
+/** Removes the namespaces of earlier runs of these helpers whose test process is gone. */
+export function removeNetnsLeftovers(): void {
+  removeNamespacesOfGoneRuns(new RegExp(`^(${NS_PREFIX}(\\d+)[nh]\\d+)\\b`));
 }
 
 /** A node and a host namespace joined by a link; `index` tells apart several of one test process. */

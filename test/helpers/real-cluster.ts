@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { createCa, issueCert, type CertAndKey } from '../../src/pki/index.js';
+import { ip, killNamespace, removeNamespacesOfGoneRuns } from './netns.js';
 
 /**
  * A real control plane for tests: etcd and three kube-apiservers, each in a network namespace
@@ -136,42 +137,13 @@ export interface RealCluster {
   stop(): Promise<void>;
 }
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 function nft(ns: string, script: string): void {
   execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'] });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function killNamespace(ns: string): void {
-  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-  for (const pid of pids) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
-  spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
-
 /** Removes the namespaces (and their processes) of earlier runs whose test process is gone. */
 export function removeLeftovers(): void {
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-  for (const line of list.split('\n')) {
-    const m = new RegExp(`^(${NS_PREFIX}(\\d+)[a-z]\\w*)`).exec(line);
-    if (m && !alive(Number(m[2]))) killNamespace(m[1]!);
-  }
+  removeNamespacesOfGoneRuns(new RegExp(`^(${NS_PREFIX}(\\d+)[a-z]\\w*)`));
 }
 
 function spawnIn(ns: string, hostname: string | undefined, cmd: string, args: readonly string[], logFile: string): NsProcess {
