@@ -5,20 +5,15 @@ import { httpBackend } from './helpers/backends.js';
 import { get } from './helpers/http-client.js';
 import { logSink } from './helpers/logs.js';
 import { parseMetrics, promtoolProblems, value } from './helpers/prometheus.js';
-import { startProxy } from './helpers/proxy.js';
+import { startProxyBefore } from './helpers/proxy.js';
 import { waitUntil } from './helpers/wait.js';
 
 test('/metrics passes promtool, and its counters move with every state change', async (t) => {
   const a = await httpBackend('a');
   const b = await httpBackend('b');
   const logs = logSink();
-  const lb = await startProxy({ backends: [a.address, b.address], adminListen: { host: '127.0.0.1', port: 0 },
+  const lb = await startProxyBefore(t, [a, b], { adminListen: { host: '127.0.0.1', port: 0 },
     health: { intervalMs: 100, timeoutMs: 100 } }, logs);
-  t.after(async () => {
-    await lb.close();
-    await a.close();
-    await b.close();
-  });
   const admin = lb.app.adminAddress?.port ?? 0;
   const scrape = async () => {
     const r = await get(admin, '/metrics');
@@ -79,12 +74,8 @@ test('/metrics passes promtool, and its counters move with every state change', 
 test('/readyz is 503 with the reasons when every backend is down; /livez answers; /backends has no secret', async (t) => {
   const a = await httpBackend('a');
   const logs = logSink();
-  const lb = await startProxy({ backends: [a.address], adminListen: { host: '127.0.0.1', port: 0 },
+  const lb = await startProxyBefore(t, [a], { adminListen: { host: '127.0.0.1', port: 0 },
     health: { intervalMs: 100, timeoutMs: 100, auth: 'token', tokenFile: '/nonexistent/token' } }, logs);
-  t.after(async () => {
-    await lb.close();
-    await a.close();
-  });
   const admin = lb.app.adminAddress?.port ?? 0;
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
   assert.equal((await get(admin, '/readyz')).status, 200);

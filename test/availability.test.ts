@@ -5,7 +5,7 @@ import { httpBackend } from './helpers/backends.js';
 import { get } from './helpers/http-client.js';
 import { logSink } from './helpers/logs.js';
 import { parseMetrics, value } from './helpers/prometheus.js';
-import { startProxy } from './helpers/proxy.js';
+import { startProxyBefore } from './helpers/proxy.js';
 
 test('availability: serving while a backend is up or unknown, panic on draining ones only, all_down on none', () => {
   assert.equal(availabilityOf(['down', 'unknown']), 'serving');
@@ -19,13 +19,8 @@ test('the last draining backend going down is "every backend down", never "a bac
   const a = await httpBackend('a');
   const b = await httpBackend('b');
   const logs = logSink();
-  const lb = await startProxy({ backends: [a.address, b.address], adminListen: { host: '127.0.0.1', port: 0 },
+  const lb = await startProxyBefore(t, [a, b], { adminListen: { host: '127.0.0.1', port: 0 },
     health: { intervalMs: 100, timeoutMs: 100 } }, logs);
-  t.after(async () => {
-    await lb.close();
-    await a.close();
-    await b.close();
-  });
   const admin = lb.app.adminAddress?.port ?? 0;
   const metrics = async () => parseMetrics((await get(admin, '/metrics')).body);
   await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { httpBackend } from './helpers/backends.js';
+import { type HttpBackend, httpBackend } from './helpers/backends.js';
 import { type HeldSession, holdSession } from './helpers/held-session.js';
 import { logSink } from './helpers/logs.js';
 import { startProxy, type TestConfig } from './helpers/proxy.js';
@@ -9,14 +9,8 @@ import { waitUntil } from './helpers/wait.js';
 
 const health = { intervalMs: 100, timeoutMs: 150, fall: 2, rise: 1 };
 
-/**
- * Backends `a` and `b` behind a proxy with these settings, `b` down, and `count` sessions held
- * on `a`: the uneven spread that a recovery of `b` leaves. Everything closes after the test.
- */
-async function unevenOnA(t: TestContext, settings: Partial<TestConfig>, count: number) {
-  const a = await httpBackend('a');
-  const b = await httpBackend('b');
-  await b.crash();
+/** A proxy with these settings in front of `a` and `b`; it, they and the sessions held close after the test. */
+async function behindProxy(t: TestContext, a: HttpBackend, b: HttpBackend, settings: Partial<TestConfig>) {
   const logs = logSink('info');
   const lb = await startProxy({ backends: [a.address, b.address], health, ...settings }, logs);
   const held: HeldSession[] = [];
@@ -26,6 +20,18 @@ async function unevenOnA(t: TestContext, settings: Partial<TestConfig>, count: n
     await a.close();
     await b.close();
   });
+  return { logs, lb, held };
+}
+
+/**
+ * Backends `a` and `b` behind a proxy with these settings, `b` down, and `count` sessions held
+ * on `a`: the uneven spread that a recovery of `b` leaves.
+ */
+async function unevenOnA(t: TestContext, settings: Partial<TestConfig>, count: number) {
+  const a = await httpBackend('a');
+  const b = await httpBackend('b');
+  await b.crash();
+  const { logs, lb, held } = await behindProxy(t, a, b, settings);
   await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'down' });
   for (let i = 0; i < count; i++) {
     const s = await holdSession(lb.port);
@@ -91,16 +97,8 @@ test('rebalancing off: uneven sessions stay where they are', async (t) => {
 test('eject spread: sessions of a blackholed backend close at different moments, all within the spread of its last good check', async (t) => {
   const a = await httpBackend('a');
   const b = await httpBackend('b');
-  const logs = logSink('info');
   const spreadMs = 1500;
-  const lb = await startProxy({ backends: [a.address, b.address], health, ejectSpreadMs: spreadMs }, logs);
-  const held: HeldSession[] = [];
-  t.after(async () => {
-    for (const s of held) s.close();
-    await lb.close();
-    await a.close();
-    await b.close();
-  });
+  const { logs, lb, held } = await behindProxy(t, a, b, { ejectSpreadMs: spreadMs });
   await logs.waitFor({ event: 'backend_state', backend: a.address, to: 'up' });
   await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
   const onA: HeldSession[] = [];

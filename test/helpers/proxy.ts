@@ -51,6 +51,21 @@ export async function startProxy(c: TestConfig, logs: LogSink): Promise<TestProx
   return { app, port, registry, close: () => app.close(0) };
 }
 
+/** A proxy in front of these backends, logging to `logs`; it and they close when the test ends. */
+export async function startProxyBefore(
+  t: TestContext,
+  backends: readonly { address: string; close(): Promise<void> }[],
+  settings: Omit<TestConfig, 'backends'>,
+  logs: LogSink,
+): Promise<TestProxy> {
+  const lb = await startProxy({ ...settings, backends: backends.map((b) => b.address) }, logs);
+  t.after(async () => {
+    await lb.close();
+    for (const b of backends) await b.close();
+  });
+  return lb;
+}
+
 /**
  * A proxy in front of one backend, both closed when the test ends; resolves once the backend is
  * up, so that the first client is served.
@@ -61,11 +76,7 @@ export async function startProxyFor(
   settings: Omit<TestConfig, 'backends'> = {},
 ): Promise<TestProxy> {
   const logs = logSink('info');
-  const lb = await startProxy({ ...settings, backends: [backend.address] }, logs);
-  t.after(async () => {
-    await lb.close();
-    await backend.close();
-  });
+  const lb = await startProxyBefore(t, [backend], settings, logs);
   await logs.waitFor({ event: 'backend_state', to: 'up' });
   return lb;
 }
