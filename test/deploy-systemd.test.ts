@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +11,7 @@ import { parse } from 'yaml';
 import { MAIN, cleanEnv } from './cli-spawn.js';
 import { childLines, exitOf } from './helpers/child-lines.js';
 import { fakeCluster } from './helpers/cluster.js';
+import { freePort } from './helpers/ports.js';
 import { commandExists } from './helpers/command-exists.js';
 
 const run = promisify(execFile);
@@ -74,10 +74,7 @@ test('socket activation: systemd-socket-activate holds the port, the first clien
   assert.ok(apiserver);
   const ca = cluster.file('ca.crt', cluster.pki.ca.certPem);
   // A port that was free a moment ago: systemd-socket-activate binds it, as the .socket unit would.
-  const probe = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => probe.once('listening', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  const port = await freePort();
   const child = spawn('systemd-socket-activate', ['--listen', `127.0.0.1:${port}`, process.execPath, MAIN, 'run',
     '--backend', apiserver.address, '--health-ca-file', ca, '--admin-listen', '127.0.0.1:0', '--listen', '127.0.0.1:1'],
   { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

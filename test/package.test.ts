@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -13,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { childLines, exitOf } from './helpers/child-lines.js';
 import { fakeCluster } from './helpers/cluster.js';
+import { freePort } from './helpers/ports.js';
 import { commandExists } from './helpers/command-exists.js';
 import { makeClusterPki } from './fake-apiserver/index.js';
 import { kubeconfig } from './fake-apiserver/kubeconfig.js';
@@ -63,10 +63,7 @@ test('the executable proxies to a TLS apiserver imitation and stops cleanly on S
   const [apiserver] = cluster.apiservers;
   assert.ok(apiserver);
   const ca = cluster.file('ca.crt', cluster.pki.ca.certPem);
-  const probe = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => probe.once('listening', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  const port = await freePort();
   const child = spawn(BIN, ['run', '--backend', apiserver.address, '--health-ca-file', ca, '--listen', `127.0.0.1:${port}`,
     '--admin-listen', '127.0.0.1:0'], { env: noNodeEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => {

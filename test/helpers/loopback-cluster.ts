@@ -1,8 +1,7 @@
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 import { type ClusterPki, FakeApiserver, KubernetesEndpoints, LeaseReconciler, PodStore, type RbacObject, makeClusterPki, startFakeApiserver } from '../fake-apiserver/index.js';
 
 /**
@@ -92,13 +91,4 @@ export async function loopbackCluster(n: number, o: LoopbackClusterOptions = {})
     },
   };
   return cluster;
-}
-
-/** A port free on `host` right now. */
-async function freePort(host: string): Promise<number> {
-  const server = createServer().listen(0, host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
