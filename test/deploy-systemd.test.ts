@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,6 +9,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { MAIN, cleanEnv } from './cli-spawn.js';
 import { childLines, exitOf } from './helpers/child-lines.js';
+import { h1Request } from './fake-apiserver/index.js';
 import { fakeCluster } from './helpers/cluster.js';
 import { freePort } from './helpers/ports.js';
 import { commandExists } from './helpers/command-exists.js';
@@ -85,13 +85,8 @@ test('socket activation: systemd-socket-activate holds the port, the first clien
   await err.waitFor(new RegExp(`Listening on 127\\.0\\.0\\.1:${port}`));
   const out = childLines(child.stdout);
   // Nothing runs yet: this request starts kube-local-lb, which accepts it from the inherited socket.
-  const answer = await new Promise<{ status: number; by: string }>((resolve, reject) => {
-    https.get({ host: '127.0.0.1', port, path: '/version', ca: cluster.pki.ca.certPem, servername: 'kubernetes', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, by: String(res.headers['x-fake-apiserver']) }));
-    }).on('error', reject);
-  });
-  assert.deepEqual(answer, { status: 200, by: 'apiserver-1' });
+  const answer = await h1Request({ port, caPem: cluster.pki.ca.certPem }, '/version');
+  assert.deepEqual({ status: answer.status, by: String(answer.headers['x-fake-apiserver']) }, { status: 200, by: 'apiserver-1' });
   const started = JSON.parse((await out.waitFor(/"event":"started"/)).input) as { socketActivated: boolean; listen: string[] };
   assert.equal(started.socketActivated, true);
   assert.deepEqual(started.listen, [`127.0.0.1:${port}`], '--listen is ignored for the socket systemd passed');

@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { childLines, exitOf } from './helpers/child-lines.js';
+import { h1Request } from './fake-apiserver/index.js';
 import { fakeCluster } from './helpers/cluster.js';
 import { freePort } from './helpers/ports.js';
 import { commandExists } from './helpers/command-exists.js';
@@ -71,13 +71,8 @@ test('the executable proxies to a TLS apiserver imitation and stops cleanly on S
   });
   const out = childLines(child.stdout);
   await out.waitFor(/"event":"backend_state".*"to":"up"/);
-  const answer = await new Promise<{ status: number; by: string }>((resolve, reject) => {
-    https.get({ host: '127.0.0.1', port, path: '/version', ca: cluster.pki.ca.certPem, servername: 'kubernetes', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, by: String(res.headers['x-fake-apiserver']) }));
-    }).on('error', reject);
-  });
-  assert.deepEqual(answer, { status: 200, by: 'apiserver-1' });
+  const answer = await h1Request({ port, caPem: cluster.pki.ca.certPem }, '/version');
+  assert.deepEqual({ status: answer.status, by: String(answer.headers['x-fake-apiserver']) }, { status: 200, by: 'apiserver-1' });
   child.kill('SIGTERM');
   assert.deepEqual(await exitOf(child), { code: 0, signal: null });
   await out.waitFor(/"event":"shutdown"/);
