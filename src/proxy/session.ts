@@ -355,7 +355,9 @@ function passFin(socket: net.Socket): void {
 
 function destroy(socket: net.Socket, reset: boolean): void {
   if (socket.destroyed) return;
-  if (!reset) {
+  // After end() the kernel has its FIN: libuv refuses a reset then (EINVAL), and Node marks the
+  // handle closing without closing it, so the descriptor leaked and the process spun at exit.
+  if (!reset || socket.writableEnded) {
     socket.destroy();
     return;
   }
