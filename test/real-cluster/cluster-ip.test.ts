@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MAIN } from '../cli-spawn.js';
 import { commandExists } from '../helpers/command-exists.js';
 import { addPod, probeFrom, type ProbeOutcomes } from '../helpers/pod-network.js';
 import { realClusterOrSkip, startRealCluster, type RealCluster } from '../helpers/real-cluster.js';
-import { ADMIN, startNodeLb } from '../helpers/real-node.js';
+import { ADMIN, kubectlLoop, startNodeLb } from '../helpers/real-node.js';
 
 // The failure --cluster-ip exists for, with nothing imitated: a real kube-proxy (iptables mode,
 // built from the same k8s.io/kubernetes module as the apiservers) in the node namespace, three
@@ -15,6 +15,8 @@ import { ADMIN, startNodeLb } from '../helpers/real-node.js';
 // SIGKILLed and still listed in the `kubernetes` EndpointSlice, and a pod behind a veth calling
 // the Service's ClusterIP. kube-proxy alone DNATs about a third of the connections to the dead
 // apiserver; kube-local-lb with --cluster-ip takes them before kube-proxy's DNAT and none fail.
+// Then the same dead apiserver seen by kube-local-lb's discovery, which follows that slice: it
+// stays listed, and gets nothing.
 
 const cluster = realClusterOrSkip();
 const { binaries } = cluster;
@@ -70,6 +72,8 @@ describe('real kube-proxy (iptables mode), real apiservers (master-count), one k
   let proxy: KubeProxy | undefined;
   let pod = '';
   let clusterIp = '';
+  /** When apiserver-3 was killed (the first test kills it; the second relies on it staying dead). */
+  let killedAt = 0;
   before(async () => {
     c = await startRealCluster(binaries!, { reconciler: 'master-count', apiserverCount: 3, anonymousAuth: true });
     pod = `${c.id}p`;
@@ -134,6 +138,7 @@ describe('real kube-proxy (iptables mode), real apiservers (master-count), one k
     const dead = c.apiservers[2]!;
     c.signal(2, 'SIGKILL');
     await dead.proc?.exit;
+    killedAt = Date.now();
     // A reconciler interval and a kube-proxy sync: master-count keeps the dead apiserver, so does kube-proxy.
     await sleep(12_000);
     assert.deepEqual(await endpointIps(), all, 'master-count keeps the killed apiserver listed');
@@ -182,5 +187,42 @@ describe('real kube-proxy (iptables mode), real apiservers (master-count), one k
     const back = await probe(N);
     t.diagnostic(`after SIGTERM of kube-local-lb: ${back.refused} of ${N} refused, ${back.ok} answered through kube-proxy's path`);
     assert.ok(back.ok > 0 && back.refused > 0 && back.ok + back.refused === N, `kube-proxy's path answers again: ${JSON.stringify(back)}`);
+  });
+  test('master-count: the killed apiserver stays in the kubernetes Endpoints, and kube-local-lb --discover sends it nothing', { timeout: 240_000 }, async () => {
+    const dead = c.apiservers[2]!;
+    if (dead.proc && dead.proc.child.exitCode === null && dead.proc.child.signalCode === null) {
+      c.signal(2, 'SIGKILL');
+      await dead.proc.exit;
+      killedAt = Date.now();
+    }
+    assert.ok(killedAt, `${dead.name} was never started`);
+    const rbac = /```yaml\n(apiVersion: rbac[\s\S]*?)```/.exec(readFileSync(new URL('../../../docs/discovery.md', import.meta.url), 'utf8'))?.[1];
+    assert.ok(rbac);
+    const applied = await c.adminKubectl(['apply', '-f', '-'], rbac);
+    assert.equal(applied.code, 0, applied.stderr);
+    const all = c.apiservers.map((a) => a.ip).sort();
+
+    const lb = await startNodeLb(c, ['--backend', c.apiservers[0]!.address, '--discover',
+      '--health-auth', 'token', '--health-token-file', c.creds.discoverTokenFile]);
+    try {
+      await lb.waitFor({ event: 'backend_state', backend: dead.address, to: 'down' }, 30_000);
+      await lb.waitUp(2, 30_000);
+      const before = await lb.metric('kube_local_lb_sessions_total', { backend: dead.address });
+      const kc = c.kubeconfig('admin-lb', 'https://127.0.0.1:6444', { token: c.creds.adminToken });
+      const loop = kubectlLoop(c, kc, ['get', 'pods', '-n', 'default']);
+      // Two reconcile intervals (10 s) since the kill, and longer than the lease reconciler takes
+      // to drop a killed apiserver (lease TTL 15 s: 16.5-16.8 s in discovery.test.ts).
+      await sleep(Math.max(8_000, killedAt + 20_000 - Date.now()));
+      await loop.stop();
+      assert.deepEqual(await endpointIps(), all, 'master-count keeps the dead apiserver listed');
+      const views = await lb.backends();
+      assert.equal(views.find((b) => b.address === dead.address)?.state, 'down', JSON.stringify(views));
+      assert.equal(views.length, 3, 'the discovered list still holds the dead apiserver');
+      assert.equal(await lb.metric('kube_local_lb_sessions_total', { backend: dead.address }), before, 'no session to the dead apiserver');
+      assert.deepEqual(loop.failures, []);
+      assert.ok(loop.calls > 10, `kubectl ran ${loop.calls} times`);
+    } finally {
+      await lb.stop();
+    }
   });
 });
