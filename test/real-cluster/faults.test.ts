@@ -143,14 +143,13 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
 
   test('SIGTERM with --shutdown-delay-duration=15s: no session reset by kube-local-lb, the node unharmed', { timeout: 360_000 }, async () => {
     // Every apiserver restarted with the delay, so whichever holds kubelet-sim's session has it.
-    // All three at once, as a cluster starts: no node traffic runs yet.
     await allUp();
-    await Promise.all(c.apiservers.map(async (a, i) => {
+    for (let i = 0; i < c.apiservers.length; i++) {
       c.signal(i, 'SIGKILL');
-      await a.proc?.exit;
+      await c.apiservers[i]!.proc?.exit;
       await c.startApiserver(i, ['--shutdown-delay-duration=15s']);
       await c.waitReady(i);
-    }));
+    }
     // 32 s after SIGTERM: the 15 s delay, the apiserver's own shutdown, and renewals after it.
     const o = await underFault((i) => c.signal(i, 'SIGTERM'), () => undefined, { settleMs: 20_000 });
     assertNodeUnharmed(o);
