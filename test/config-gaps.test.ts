@@ -7,7 +7,7 @@ import { childLines, exitOf } from './helpers/child-lines.js';
 test('--listen with a port alone says it has no host', async () => {
   const result = await runMain(['check-config', '--backend', '10.0.0.1:6443', '--listen', '6443']);
   assert.equal(result.code, 2);
-  assert.equal(result.stderr, 'kube-local-lb: --listen: "6443" is a port alone: it has no host (HOST:PORT, e.g. 127.0.0.1:6443, [::1]:6443)\n');
+  assert.equal(result.stderr, 'kube-local-lb: --listen: "6443" is a port alone: it has no host (HOST:PORT, e.g. 127.0.0.1:6444, [::1]:6444)\n');
 });
 
 test('a health timeout longer than the interval is said once at start, with what it costs', async (t) => {

@@ -126,9 +126,9 @@ function demoDirs(): string[] {
 test('demo: a bad flag is one line on stderr and exit 2, before anything is left behind', async () => {
   const before = demoDirs();
   const cases = [
-    { args: ['--listen', '127.0.0.1'], stderr: 'kube-local-lb: --listen: "127.0.0.1" has no port (HOST:PORT, e.g. 127.0.0.1:6443, [::1]:6443)\n' },
+    { args: ['--listen', '127.0.0.1'], stderr: 'kube-local-lb: --listen: "127.0.0.1" has no port (HOST:PORT, e.g. 127.0.0.1:6444, [::1]:6444)\n' },
     { args: ['--clients', 'many'], stderr: 'kube-local-lb: --clients: "many" is not a number of clients (0-100)\n' },
-    { args: ['--admin-listen', 'localhost:1'], stderr: 'kube-local-lb: --admin-listen: "localhost:1" is not an IP address and port (e.g. 127.0.0.1:6443, [::1]:6443)\n' },
+    { args: ['--admin-listen', 'localhost:1'], stderr: 'kube-local-lb: --admin-listen: "localhost:1" is not an IP address and port (e.g. 127.0.0.1:6444, [::1]:6444)\n' },
   ];
   for (const c of cases) {
     const child = spawn(process.execPath, [MAIN, 'demo', ...c.args], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
