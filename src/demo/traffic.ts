@@ -31,7 +31,7 @@ export interface TrafficStats {
   readonly answeredBy: Map<string, number>;
 }
 
-/** A redial of a cut request ended: answered by another apiserver than the one that held the cut session, or not. */
+/** A redial of a cut request ended: answered by another apiserver than the cut session's, or not. */
 function redialEnded(stats: ClientStats, cutFrom: { from: string | undefined }, outcome: Outcome): void {
   stats.redialling -= 1;
   if (outcome.kind === 'answered' && outcome.by !== cutFrom.from) stats.redialledElsewhere += 1;
