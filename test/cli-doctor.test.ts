@@ -61,6 +61,21 @@ test('healthy: a kubeconfig with tls-server-name verifies and is accepted, every
   assert.equal(lines.at(-1), 'doctor: no problem found');
 });
 
+test('doctor pointed past the proxy (at an apiserver itself) warns first, with the proxy\'s listen address from its admin endpoint', async (t) => {
+  const cluster = await fakeCluster(1, { startup: 'instant' });
+  t.after(() => cluster.close());
+  const p = await runProxy(t, cluster);
+  await upAll(p, cluster);
+  const [apiserver] = cluster.apiservers;
+  assert.ok(apiserver);
+  const result = await runMain(['doctor', '--proxy', apiserver.address, '--admin', p.admin]);
+  assert.equal(result.stderr, '');
+  assert.equal(result.stdout.split('\n')[0], `warn    kube-local-lb (admin ${p.admin}) listens on ${p.proxy}, not on ${apiserver.address}: ` +
+    'what answers there is not this proxy (on a control-plane node 127.0.0.1:6443 is kube-apiserver), so what follows is not the path ' +
+    `through it; fix: pass --proxy ${p.proxy}`);
+  assert.match(result.stdout.trimEnd().split('\n').at(-1) ?? '', /^doctor: 0 problems, 1 warning$/);
+});
+
 test('the 127.0.0.1 trap: a kubeconfig without tls-server-name gets the finding and its fix; exit 1', async (t) => {
   const cluster = await fakeCluster(1, { startup: 'instant' });
   t.after(() => cluster.close());

@@ -42,7 +42,7 @@ const CASES: Case[] = [
   bad('KUBE_LOCAL_LB_BACKEND', '', 'is empty (expected at least one HOST:PORT)'),
   {
     env: { KUBE_LOCAL_LB_LISTEN: '127.0.0.1:6443,localhost:6443' },
-    stderr: 'KUBE_LOCAL_LB_LISTEN: "localhost:6443" is not an IP address and port (e.g. 127.0.0.1:6443, [::1]:6443)',
+    stderr: 'KUBE_LOCAL_LB_LISTEN: "localhost:6443" is not an IP address and port (e.g. 127.0.0.1:6444, [::1]:6444)',
   },
   bad('KUBE_LOCAL_LB_BALANCE', 'LEAST-CONN', 'is not one of least-conn, round-robin, random'),
   bad('KUBE_LOCAL_LB_MAX_CONNECTIONS', '0', 'is not an integer from 1 to 1000000'),
@@ -58,7 +58,7 @@ const CASES: Case[] = [
   { env: { KUBE_LOCAL_LB_DISCOVER_PORT_OVERRIDE: '6443' }, stderr: 'KUBE_LOCAL_LB_DISCOVER_PORT_OVERRIDE: 6443 is only used with KUBE_LOCAL_LB_DISCOVER (it is false)' },
   bad('KUBE_LOCAL_LB_STATE_DIR', token, 'is not a directory', { KUBE_LOCAL_LB_DISCOVER: 'true' }),
   bad('KUBE_LOCAL_LB_STATE_DIR', dir, 'is only used with KUBE_LOCAL_LB_DISCOVER (it is false)'),
-  bad('KUBE_LOCAL_LB_ADMIN_LISTEN', '127.0.0.1', 'has no port (HOST:PORT, e.g. 127.0.0.1:6443, [::1]:6443)'),
+  bad('KUBE_LOCAL_LB_ADMIN_LISTEN', '127.0.0.1', 'has no port (HOST:PORT, e.g. 127.0.0.1:6444, [::1]:6444)'),
   bad('KUBE_LOCAL_LB_LOG_LEVEL', 'loud', 'is not one of trace, debug, info, warn, error, fatal, silent'),
   bad('KUBE_LOCAL_LB_CONFIG', missing, 'cannot be read: no such file'),
   { env: { KUBE_LOCAL_LB_HEALTH_INTERVALL: '2s' }, stderr: 'KUBE_LOCAL_LB_HEALTH_INTERVALL: unknown variable (did you mean KUBE_LOCAL_LB_HEALTH_INTERVAL?)' },

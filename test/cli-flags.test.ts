@@ -24,7 +24,7 @@ mkdirSync(folder);
 // a bad value wrongly accepted would bind nothing fixed (and be killed by runMain's timeout).
 const BASE = ['run', '--backend', '127.0.0.1:1', '--listen', '127.0.0.1:0', '--admin-listen', ''];
 const HOSTPORT = 'HOST:PORT, e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443';
-const IPPORT = 'e.g. 127.0.0.1:6443, [::1]:6443';
+const IPPORT = 'e.g. 127.0.0.1:6444, [::1]:6444';
 
 interface Case {
   /** The flag under test (coverage is checked against the settings table). */

@@ -170,7 +170,7 @@ test('a file that cannot be read, parsed or understood is refused: one line nami
     { name: 'noclusters.conf', content: 'apiVersion: v1\nkind: Config\nusers: []\n', stderr: (p) => `${p}: clusters: missing: a kubeconfig names at least one cluster` },
     { name: 'noserver.conf', content: 'clusters:\n- name: a\n  cluster:\n    insecure-skip-tls-verify: true\n', stderr: (p) => `${p}: clusters[0].cluster.server: missing` },
     { name: 'numberserver.conf', content: 'clusters:\n- name: a\n  cluster: {server: 6443}\n', stderr: (p) => `${p}: clusters[0].cluster.server: 6443 is not a URL (e.g. https://10.0.0.10:6443)` },
-    { name: 'ok.conf', content: KUBELET_CONF, args: ['--server', 'http://127.0.0.1:6443'], stderr: () => '--server: "http://127.0.0.1:6443" is not an https:// URL (e.g. https://127.0.0.1:6443)' },
+    { name: 'ok.conf', content: KUBELET_CONF, args: ['--server', 'http://127.0.0.1:6443'], stderr: () => '--server: "http://127.0.0.1:6443" is not an https:// URL (e.g. https://127.0.0.1:6444)' },
     { name: 'ok.conf', content: KUBELET_CONF, args: ['--tls-server-name', 'not a name'], stderr: () => '--tls-server-name: "not a name" is not a DNS name or IP address (e.g. kubernetes)' },
     { name: 'ok.conf', content: KUBELET_CONF, args: ['--cluster', 'prod'], stderr: (p) => `--cluster: "prod" is not a cluster of ${p} (it has kubernetes)` },
     { name: 'ok.conf', content: KUBELET_CONF, args: ['--check=maybe'], stderr: () => '--check: "maybe" is not true or false' },

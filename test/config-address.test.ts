@@ -34,7 +34,7 @@ test('listen addresses are IP literals and may use port 0', () => {
   assert.deepEqual(parseHostPort('127.0.0.1:0', '--listen', LISTEN), { host: '127.0.0.1', port: 0 });
   assert.deepEqual(parseHostPort('[::]:6443', '--listen', LISTEN), { host: '::', port: 6443 });
   assert.throws(() => parseHostPort('localhost:6443', '--listen', LISTEN), {
-    message: '--listen: "localhost:6443" is not an IP address and port (e.g. 127.0.0.1:6443, [::1]:6443)',
+    message: '--listen: "localhost:6443" is not an IP address and port (e.g. 127.0.0.1:6444, [::1]:6444)',
   });
 });
 

@@ -13,7 +13,7 @@ const key = join(dir, 'client.key');
 for (const path of [token, key]) writeFileSync(path, 'not read here\n');
 
 const HOSTPORT = 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443';
-const IPPORT = 'e.g. 127.0.0.1:6443, [::1]:6443';
+const IPPORT = 'e.g. 127.0.0.1:6444, [::1]:6444';
 const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, ejectSpread, rebalance, rebalanceInterval, rebalanceQuiet, health, discover, discoverPortOverride, stateDir, clusterIP, adminListen, logLevel';
 
 // Each case file gets these settings unless it sets the key itself, so that it has exactly one
@@ -32,7 +32,7 @@ interface Case {
 
 const CASES: Case[] = [
   { key: 'listen', yaml: 'listen: [localhost:6443]', stderr: `: listen[0]: "localhost:6443" is not an IP address and port (${IPPORT})` },
-  { key: 'listen', yaml: 'listen: 6443', stderr: ': listen: 6443 is not IP:PORT (e.g. 127.0.0.1:6443)' },
+  { key: 'listen', yaml: 'listen: 6443', stderr: ': listen: 6443 is not IP:PORT (e.g. 127.0.0.1:6444)' },
   { key: 'listen', yaml: 'listen: []', stderr: ': listen: [] is empty (expected at least one IP:PORT)' },
   { key: 'backends', yaml: 'backends: [10.0.0.1]', stderr: `: backends[0]: "10.0.0.1" has no port (HOST:PORT, ${HOSTPORT})` },
   { key: 'backends', yaml: 'backends:\n  - address: 10.0.0.1:6443\n    priority: -1', stderr: ': backends[0].priority: -1 is not an integer from 0 to 100' },

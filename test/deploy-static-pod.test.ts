@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseDocument } from 'yaml';
+import { DEFAULTS } from '../src/config/schema.js';
 import { runMain } from './cli-spawn.js';
 import { makeClusterPki } from './fake-apiserver/index.js';
 import { kubeconfig } from './fake-apiserver/kubeconfig.js';
@@ -128,6 +129,36 @@ function clusterIpManifest(): PodManifest & { spec: { containers: (Container & {
   assert.deepEqual(document.errors, []);
   return document.toJS() as ReturnType<typeof clusterIpManifest>;
 }
+
+/** Kubernetes and systemd sizes in bytes: `96Mi`, `384M` (systemd's M is 1024 x 1024 too). */
+function bytes(size: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi|K|M|G)$/.exec(size);
+  assert.ok(match, `a size: ${size}`);
+  const power = { K: 1, M: 2, G: 3 }[(match[2] ?? 'K').charAt(0) as 'K' | 'M' | 'G'];
+  return Number(match[1]) * 1024 ** power;
+}
+
+test('the memory request covers run\'s measured idle memory, the limit maxConnections held at the measured cost; the unit has the same limit', () => {
+  const page = readFileSync(join(ROOT, 'docs/performance.md'), 'utf8');
+  // kube-local-lb's column of the bench tables (Node 20), and the Node 24 idle figures of the prose.
+  const column = (row: string): number[] => [...page.matchAll(new RegExp(`^\\| memory \\| ${row} \\| [^|]+ \\| [\\d.]+ \\| ([\\d.]+) \\|`, 'gm'))]
+    .map((m) => Number(m[1]));
+  const perConnectionKb = column('RSS per held connection, kB');
+  const idleMb = [...column('RSS idle, kB').map((kb) => kb / 1000),
+    ...[...page.matchAll(/(\d+(?:\.\d+)?) MB on Node 24|idle RSS (\d+) MB/g)].map((m) => Number(m[1] ?? m[2]))];
+  assert.ok(perConnectionKb.length >= 3 && idleMb.length >= 4, `figures found: ${perConnectionKb.join(', ')}; ${idleMb.join(', ')}`);
+  const idle = Math.max(...idleMb) * 1e6;
+  const held = Math.max(...perConnectionKb) * 1e3 * DEFAULTS.maxConnections;
+  const { requests, limits } = container().resources;
+  assert.ok(bytes(requests['memory'] ?? '') >= idle, `request ${requests['memory']} against ${idle / 1e6} MB idle`);
+  // A quarter above the measured sum: replay buffers, and garbage the collector has not taken yet.
+  const needed = 1.25 * (idle + held);
+  assert.ok(bytes(limits['memory'] ?? '') >= needed, `limit ${limits['memory']} against ${Math.round(needed / 1e6)} MB`);
+  assert.equal(limits['cpu'], undefined, 'no CPU limit: throttling stalls every client of the node');
+  const unit = readFileSync(join(ROOT, 'systemd/kube-local-lb.service'), 'utf8');
+  const memoryMax = /^MemoryMax=(\S+)$/m.exec(unit)?.[1] ?? '';
+  assert.equal(bytes(memoryMax), bytes(limits['memory'] ?? ''), 'MemoryMax= is the pod\'s limit');
+});
 
 test('the --cluster-ip static pod: root with NET_ADMIN and NET_BIND_SERVICE only, --cluster-ip auto, otherwise the same pod', () => {
   const pod = clusterIpManifest();

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { healthTimeoutWarning } from '../config/health-timing.js';
 import { loadConfig } from '../config/load.js';
 import { SETTINGS_EPILOG, withSettingOptions } from './options.js';
 import type { CliContext } from './context.js';
@@ -22,7 +23,10 @@ export function checkConfigCommand(context: CliContext): CommandModule {
       const config = loadConfig(argv, context.env);
       // Loaded only now: printing YAML is this command's alone.
       const [{ stringify }, { toFileDocument }] = await Promise.all([import('yaml'), import('../config/to-file.js')]);
-      context.stdout.write(HEADER + stringify(toFileDocument(config), { lineWidth: 0 }));
+      // What run would warn about at start, as a comment the document stays valid YAML with.
+      const timing = healthTimeoutWarning(config.health);
+      const warnings = timing === undefined ? '' : `# warning: ${timing}\n`;
+      context.stdout.write(HEADER + warnings + stringify(toFileDocument(config), { lineWidth: 0 }));
       context.finish({ kind: 'done' });
     },
   };

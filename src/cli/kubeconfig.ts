@@ -77,10 +77,10 @@ function serverUrl(given: string): string {
   try {
     url = new URL(given);
   } catch {
-    throw new ConfigError('--server', given, 'is not an https:// URL (e.g. https://127.0.0.1:6443)');
+    throw new ConfigError('--server', given, 'is not an https:// URL (e.g. https://127.0.0.1:6444)');
   }
   if (url.protocol !== 'https:' || url.hostname === '' || url.search !== '' || url.hash !== '' || url.username !== '') {
-    throw new ConfigError('--server', given, 'is not an https:// URL (e.g. https://127.0.0.1:6443)');
+    throw new ConfigError('--server', given, 'is not an https:// URL (e.g. https://127.0.0.1:6444)');
   }
   return given;
 }

@@ -28,7 +28,7 @@ export function listenList(): ValueKind<HostPort[]> {
       const items = Array.isArray(value) ? value : [value];
       const addresses = items.map((item: unknown, i) => {
         const itemWhere = Array.isArray(value) ? `${where}[${i}]` : where;
-        if (typeof item !== 'string') throw new ConfigError(itemWhere, item, 'is not IP:PORT (e.g. 127.0.0.1:6443)');
+        if (typeof item !== 'string') throw new ConfigError(itemWhere, item, 'is not IP:PORT (e.g. 127.0.0.1:6444)');
         return parseHostPort(item.trim(), itemWhere, LISTEN_RULES);
       });
       return check(addresses, value, where);

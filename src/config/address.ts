@@ -11,7 +11,7 @@ export interface AddressRules {
   allowPortZero: boolean;
 }
 
-const EXAMPLE = { ip: 'e.g. 127.0.0.1:6443, [::1]:6443', 'ip-or-name': 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443' };
+const EXAMPLE = { ip: 'e.g. 127.0.0.1:6444, [::1]:6444', 'ip-or-name': 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443' };
 
 /**
  * Reads `HOST:PORT`: an IPv4 address, an IPv6 address in brackets, or (for backends) a DNS name,

@@ -108,6 +108,18 @@ function lastFailure(stats: ClientStats, now: number): string {
 // Replay reasons that mean the apiserver connected (or not) and then said nothing.
 const SILENT = new Set(['first_byte_timeout', 'connect_timeout', 'timeout']);
 
+/** Requests cut by a reset session, and that their clients redialled at once. */
+function cutText(s: ClientStats): string {
+  let cut = `${count(s.cut, 'request', 'requests')} cut when ${s.cut === 1 ? 'its' : 'their'} apiserver was ejected or killed`;
+  if (s.cut > 0) {
+    const pending = s.redialling > 0 ? `; ${s.redialling} redialling` : '';
+    cut += s.redialledElsewhere >= s.cut
+      ? ` (${s.cut === 1 ? 'the client' : 'each client'} redialled at once and was answered by another)`
+      : ` (${s.redialledElsewhere} redialled at once and ${s.redialledElsewhere === 1 ? 'was' : 'were'} answered by another${pending})`;
+  }
+  return cut;
+}
+
 /**
  * What the demo's clients saw, in two lines: the kubelet-like clients (requests cut by a reset
  * session are not failures: each client redials at once), and the kubectl-like client with the
@@ -115,14 +127,7 @@ const SILENT = new Set(['first_byte_timeout', 'connect_timeout', 'timeout']);
  */
 export function trafficLines(t: TrafficStats, now: number): string[] {
   const k = t.keptAlive;
-  let cut = `${count(k.cut, 'request', 'requests')} cut when ${k.cut === 1 ? 'its' : 'their'} apiserver was ejected or killed`;
-  if (k.cut > 0) {
-    const pending = k.redialling > 0 ? `; ${k.redialling} redialling` : '';
-    cut += k.redialledElsewhere >= k.cut
-      ? ` (${k.cut === 1 ? 'the client' : 'each client'} redialled at once and was answered by another)`
-      : ` (${k.redialledElsewhere} redialled at once and ${k.redialledElsewhere === 1 ? 'was' : 'were'} answered by another${pending})`;
-  }
-  const first = `demo clients: ${count(answers(k), 'answer', 'answers')}; ${cut}; ` +
+  const first = `demo clients: ${count(answers(k), 'answer', 'answers')}; ${cutText(k)}; ` +
     `${count(k.failed, 'other failure', 'other failures')}${lastFailure(k, now)}`;
 
   const n = t.newConnections;
@@ -140,7 +145,7 @@ export function trafficLines(t: TrafficStats, now: number): string[] {
   if (other > 0) parts.push(`${other} past one that reset or closed`);
   const failures = k.failed + n.failed;
   const replays = `${parts.join(', ')}, ${failures === 0 ? 'none failed' : `${count(failures, 'request', 'requests')} of the demo clients failed`}`;
-  const newCut = n.cut > 0 ? `, ${n.cut} cut` : '';
+  const newCut = n.cut > 0 ? `, ${cutText(n)}` : '';
   const second = `new connection per request (like kubectl): ${count(answers(n), 'answer', 'answers')}${newCut}, ` +
     `${count(n.failed, 'failure', 'failures')}${lastFailure(n, now)}; ${replays}`;
   return [first, second];

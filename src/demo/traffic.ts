@@ -31,6 +31,12 @@ export interface TrafficStats {
   readonly answeredBy: Map<string, number>;
 }
 
+/** A redial of a cut request ended: answered by another apiserver than the cut session's, or not. */
+function redialEnded(stats: ClientStats, cutFrom: { from: string | undefined }, outcome: Outcome): void {
+  stats.redialling -= 1;
+  if (outcome.kind === 'answered' && outcome.by !== cutFrom.from) stats.redialledElsewhere += 1;
+}
+
 function clientStats(): ClientStats {
   return { answeredBy: new Map(), cut: 0, redialledElsewhere: 0, redialling: 0, failed: 0, lastFailure: undefined };
 }
@@ -99,10 +105,7 @@ export class Traffic {
     this.#request(agent, (outcome) => {
       const stats = this.stats.keptAlive;
       this.#count(stats, outcome);
-      if (cutFrom) {
-        stats.redialling -= 1;
-        if (outcome.kind === 'answered' && outcome.by !== cutFrom.from) stats.redialledElsewhere += 1;
-      }
+      if (cutFrom) redialEnded(stats, cutFrom, outcome);
       // A cut request is sent again at once, as client-go does after a reset; the redial lands
       // on another apiserver.
       if (outcome.kind === 'cut') this.#after(0, () => this.#keptAliveLoop(agent, { from: outcome.from }));
@@ -114,12 +117,26 @@ export class Traffic {
     const started = Date.now();
     let left = NEW_CONNECTION_BURST;
     for (let i = 0; i < NEW_CONNECTION_BURST; i++) {
-      this.#request(false, (outcome) => {
-        this.#count(this.stats.newConnections, outcome);
+      this.#newConnectionRequest(undefined, () => {
         left -= 1;
         if (left === 0) this.#after(Math.max(0, started + NEW_CONNECTION_PERIOD_MS - Date.now()), () => this.#newConnectionLoop());
       });
     }
+  }
+
+  /**
+   * One kubectl-like request on a new connection. Cut (its session reset after the handshake,
+   * before the answer: an eject, a kill), it is sent again at once on another new connection, as
+   * client-go does for a GET after a reset; `finished` runs once the last try has ended.
+   */
+  #newConnectionRequest(cutFrom: { from: string | undefined } | undefined, finished: () => void): void {
+    this.#request(false, (outcome) => {
+      const stats = this.stats.newConnections;
+      this.#count(stats, outcome);
+      if (cutFrom) redialEnded(stats, cutFrom, outcome);
+      if (outcome.kind === 'cut') this.#after(0, () => this.#newConnectionRequest({ from: outcome.from }, finished));
+      else finished();
+    });
   }
 
   #count(stats: ClientStats, outcome: Outcome): void {
@@ -131,7 +148,7 @@ export class Traffic {
         return;
       case 'cut':
         stats.cut += 1;
-        if (stats === this.stats.keptAlive) stats.redialling += 1;
+        stats.redialling += 1;
         return;
       case 'failed':
         stats.failed += 1;
@@ -141,16 +158,19 @@ export class Traffic {
   }
 
   /**
-   * One GET of the pods through the proxy. A request on a kept-alive connection that is reset or
-   * closed before its answer, or any answer cut short, is `cut`: its session went away under it.
-   * A new connection that gets no answer at all is a failure: nothing was cut, the proxy did
-   * not get it served.
+   * One GET of the pods through the proxy. A request on a kept-alive connection, or on a new one
+   * whose TLS handshake with an apiserver completed, that is reset or closed before its answer,
+   * or any answer cut short, is `cut`: its session went away under it. A new connection that
+   * gets no answer and had no session (no handshake) is a failure: the proxy did not get it
+   * served.
    */
   #request(agent: https.Agent | false, done: (outcome: Outcome) => void): void {
     if (this.#stopped) return;
     // An answer cut short can end in both 'end' and 'error': the outcome is taken once.
     let settled = false;
     let answeringName: string | undefined;
+    // The handshake is end to end: once it completed, an apiserver holds this session.
+    let handshaken = false;
     const settle = (outcome: Outcome): void => {
       if (settled) return;
       settled = true;
@@ -159,7 +179,7 @@ export class Traffic {
     const broken = (message: string, code?: string): void => {
       const socket = req.socket;
       const from = answeringName ?? (socket ? this.#answeredOver.get(socket) : undefined);
-      const underIt = answeringName !== undefined || req.reusedSocket;
+      const underIt = answeringName !== undefined || req.reusedSocket || handshaken;
       if (underIt && (code === undefined || CUT_CODES.has(code))) settle({ kind: 'cut', message, from });
       else settle({ kind: 'failed', message });
     };
@@ -192,6 +212,7 @@ export class Traffic {
       });
     });
     this.#requests.add(req);
+    req.once('socket', (socket) => socket.once('secureConnect', () => (handshaken = true)));
     let timedOut = false;
     req.on('timeout', () => {
       timedOut = true;

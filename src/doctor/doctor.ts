@@ -5,6 +5,7 @@ import { clientFindings } from './client-findings.js';
 import { clusterIpFindings } from './cluster-ip-findings.js';
 import type { Finding } from './finding.js';
 import { listenerFindings } from './listener-owner.js';
+import { proxyListenFindings } from './proxy-listen.js';
 
 export interface DoctorOptions {
   /** The proxy's listen address. */
@@ -22,10 +23,14 @@ export interface DoctorOptions {
  * parts do not depend on each other and run at once.
  */
 export async function examine(options: DoctorOptions): Promise<Finding[]> {
-  const [client, backends, pods] = await Promise.all([
+  const [client, backends, pods, listens] = await Promise.all([
     clientFindings(options.proxy, options.client, options.now),
     options.adminUrl === undefined ? Promise.resolve([]) : backendFindings(options.adminUrl),
     clusterIpFindings(options.adminUrl),
+    proxyListenFindings(options.proxy, options.adminUrl),
   ]);
-  return [...listenerFindings(options.proxy), ...client, ...backends, ...pods];
+  // Whether --proxy is the proxy at all comes first: a kube-apiserver found holding it says the
+  // most; else the proxy's own listen addresses, readable without root.
+  const owner = listenerFindings(options.proxy);
+  return [...(owner.length > 0 ? owner : listens), ...client, ...backends, ...pods];
 }

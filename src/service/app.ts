@@ -7,6 +7,7 @@ import { ClusterIpInterception } from '../clusterip/interception.js';
 import { interceptionWanted } from '../clusterip/precheck.js';
 import { formatHostPort } from '../config/address.js';
 import { configChanges } from '../config/changes.js';
+import { healthTimeoutWarning } from '../config/health-timing.js';
 import type { Config, HostPort } from '../config/schema.js';
 import { DiscoveryController } from '../discovery/controller.js';
 import { exposedCredentialFiles } from '../health/credentials.js';
@@ -170,10 +171,10 @@ function warnAboutSettings(config: Config, log: Logger): void {
     log.warn({ event: 'credential_file_exposed', file, mode },
       `health check credential ${file} can be read by other users (mode ${mode}): chmod 600 it`);
   }
-  const { timeoutMs, intervalMs, fall } = config.health;
-  if (timeoutMs > intervalMs) {
-    log.warn({ event: 'health_timeout_exceeds_interval', timeoutMs, intervalMs },
-      `health checks time out after ${timeoutMs} ms but are due every ${intervalMs} ms: a silent apiserver is found down after ${fall} x ${timeoutMs} ms, not ${fall} x ${intervalMs} ms`);
+  const timing = healthTimeoutWarning(config.health);
+  if (timing !== undefined) {
+    const { timeoutMs, intervalMs } = config.health;
+    log.warn({ event: 'health_timeout_exceeds_interval', timeoutMs, intervalMs }, timing);
   }
   if (config.health.scheme === 'http') {
     log.warn({ event: 'plain_http_health_checks' },
