@@ -39,7 +39,7 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
   }
 
   /**
-   * Runs the node's clients through kube-local-lb, applies `fault` at 5 s, `heal` `faultMs` later,
+   * Runs the node's clients through kube-local-lb, applies `fault` at 3 s, `heal` `faultMs` later,
    * and measures `settleMs` after that. The default 12 s spans one renewal interval after
    * detection (2-3 s), so at least one renewal is sent while the fault lasts.
    */
@@ -58,7 +58,7 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
       // The apiserver holding the most sessions: kubelet-sim's long-lived one is among them.
       const sessions = (addr: string) => Number(views.find((v) => v.address === addr)?.['sessions'] ?? 0);
       const victim = c.apiservers.reduce((best, a, i) => (sessions(a.address) > sessions(c.apiservers[best]!.address) ? i : best), 0);
-      await sleep(3_000);
+      await sleep(1_000);
       await fault(victim);
       await sleep(faultMs);
       await heal(victim);
@@ -91,7 +91,7 @@ describe('real apiservers: one apiserver fails under a node\'s traffic', { skip,
     assert.equal(o.sim['renew_failed'], 0, r);
     assert.ok((o.sim['lease_gap_ms_max'] as number) <= LEASE_GAP_MAX_MS, r);
     assert.equal(o.kubectlFailures.length, 0, r);
-    assert.ok(o.kubectlCalls > 20, r);
+    assert.ok(o.kubectlCalls > 10, r);
   }
 
   /** Starts every apiserver a failed test left stopped, so that each test starts from three up. */
