@@ -63,6 +63,8 @@ export interface RealClusterOptions {
   shutdownDelay?: string;
   /** How many apiservers start (default 3). */
   apiservers?: number;
+  /** etcd's watch progress notifications (kubeadm sets 5s), e.g. '5s'; '' leaves etcd's default. */
+  etcdProgressNotify?: string;
 }
 
 /** A process in a namespace: its PID is the binary's own (ip netns exec and unshare exec it). */
@@ -239,6 +241,7 @@ export async function startRealCluster(bins: RealClusterBinaries, opts: RealClus
     anonymousAuth: opts.anonymousAuth ?? true,
     shutdownDelay: opts.shutdownDelay ?? '0s',
     apiservers: opts.apiservers ?? 3,
+    etcdProgressNotify: opts.etcdProgressNotify ?? '',
   };
   // One /24 per test process, in a range no other test topology here uses; every address lives
   // inside a namespace this run made.
@@ -299,6 +302,7 @@ export async function startRealCluster(bins: RealClusterBinaries, opts: RealClus
     '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
     '--initial-cluster', 'etcd=http://127.0.0.1:2380', '--log-level', 'warn',
     '--quota-backend-bytes', String(512 * 1024 * 1024),
+    ...(options.etcdProgressNotify ? [`--watch-progress-notify-interval=${options.etcdProgressNotify}`] : []),
   ];
   const startEtcd = async (): Promise<void> => {
     etcd.proc = spawnIn(etcd.ns, undefined, bins.etcd, etcdArgs, join(dir, 'etcd.log'));
