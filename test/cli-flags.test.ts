@@ -83,6 +83,8 @@ const CASES: Case[] = [
   bad('rebalance-interval', '10/min', 'is not a duration (e.g. 2s, 500ms)'),
   bad('rebalance-quiet', '50ms', 'is out of range (100ms to 10m)'),
   bad('rebalance-quiet', 'quiet', 'is not a duration (e.g. 2s, 500ms)'),
+  bad('rebalance-after', '2h', 'is out of range (0s to 1h)'),
+  bad('rebalance-after', 'later', 'is not a duration (e.g. 2s, 500ms)'),
   bad('health-path', 'readyz', 'is not an HTTP path (must start with /, e.g. /readyz)'),
   bad('health-path', '/ready z', 'is not an HTTP path (must start with /, e.g. /readyz)'),
   bad('health-path', '//readyz', 'is not an HTTP path (must start with /, e.g. /readyz)'),

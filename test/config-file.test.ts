@@ -14,7 +14,7 @@ for (const path of [token, key]) writeFileSync(path, 'not read here\n');
 
 const HOSTPORT = 'e.g. 10.0.0.1:6443, [fd00::1]:6443, cp.example.com:6443';
 const IPPORT = 'e.g. 127.0.0.1:6444, [::1]:6444';
-const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, ejectSpread, rebalance, rebalanceInterval, rebalanceQuiet, health, discover, discoverPortOverride, stateDir, clusterIP, adminListen, logLevel';
+const TOP_LEVEL = 'listen, backends, balance, connectTimeout, firstByteTimeout, replay, maxConnections, drainTimeout, slowStart, shutdownGrace, ejectSpread, rebalance, rebalanceInterval, rebalanceQuiet, rebalanceAfter, health, discover, discoverPortOverride, stateDir, clusterIP, adminListen, logLevel';
 
 // Each case file gets these settings unless it sets the key itself, so that it has exactly one
 // thing wrong and, wrongly accepted, would bind nothing fixed.
@@ -55,6 +55,7 @@ const CASES: Case[] = [
   { key: 'rebalance', yaml: 'rebalance: yes', stderr: ': rebalance: "yes" is not true or false' },
   { key: 'rebalanceInterval', yaml: 'rebalanceInterval: 10', stderr: ': rebalanceInterval: 10 is not a duration (e.g. 2s, 500ms)' },
   { key: 'rebalanceQuiet', yaml: 'rebalanceQuiet: 2h', stderr: ': rebalanceQuiet: "2h" is out of range (100ms to 10m)' },
+  { key: 'rebalanceAfter', yaml: 'rebalanceAfter: 2d', stderr: ': rebalanceAfter: "2d" is not a duration (e.g. 2s, 500ms)' },
   { key: 'health', yaml: 'health: 3', stderr: ': health: 3 is not a mapping (e.g. health: {path: ...})' },
   { key: 'health.path', yaml: 'health: {path: readyz}', stderr: ': health.path: "readyz" is not an HTTP path (must start with /, e.g. /readyz)' },
   { key: 'health.interval', yaml: 'health: {interval: fast}', stderr: ': health.interval: "fast" is not a duration (e.g. 2s, 500ms)' },

@@ -31,15 +31,15 @@ test('each setting given by flag lands at its own place, and check-config reads 
   const flags = {
     backend: '10.0.0.1:6443', 'connect-timeout': '1500ms', 'first-byte-timeout': '2500ms', 'drain-timeout': '35s',
     'slow-start': '7s', 'shutdown-grace': '11s', 'eject-spread': '4s', 'rebalance-interval': '13s', 'rebalance-quiet': '3s',
-    'health-interval': '3s', 'health-timeout': '1200ms', 'health-fall': '4', 'health-rise': '5', 'max-connections': '777',
+    'rebalance-after': '90s', 'health-interval': '3s', 'health-timeout': '1200ms', 'health-fall': '4', 'health-rise': '5', 'max-connections': '777',
     discover: '', 'discover-port-override': '6440',
   };
   const config = loadConfig(flags, {});
   assert.deepEqual(
     [config.connectTimeoutMs, config.firstByteTimeoutMs, config.drainTimeoutMs, config.slowStartMs, config.shutdownGraceMs,
-      config.ejectSpreadMs, config.rebalanceIntervalMs, config.rebalanceQuietMs, config.health.intervalMs, config.health.timeoutMs,
-      config.health.fall, config.health.rise, config.maxConnections, config.discovery.portOverride],
-    [1500, 2500, 35_000, 7000, 11_000, 4000, 13_000, 3000, 3000, 1200, 4, 5, 777, 6440]);
+      config.ejectSpreadMs, config.rebalanceIntervalMs, config.rebalanceQuietMs, config.rebalanceAfterMs, config.health.intervalMs,
+      config.health.timeoutMs, config.health.fall, config.health.rise, config.maxConnections, config.discovery.portOverride],
+    [1500, 2500, 35_000, 7000, 11_000, 4000, 13_000, 3000, 90_000, 3000, 1200, 4, 5, 777, 6440]);
   const document = toFileDocument(config);
   const health = document['health'] as Record<string, unknown>;
   assert.deepEqual([document['connectTimeout'], document['firstByteTimeout'], health['interval'], health['timeout'], health['fall'], health['rise']],

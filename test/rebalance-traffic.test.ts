@@ -42,7 +42,7 @@ async function unevenOnA(t: TestContext, settings: Partial<TestConfig>, count: n
 }
 
 test('after a recovery a quiet session moves to the recovered backend; one with a request in flight is never closed', async (t) => {
-  const { a, b, logs, lb, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 300 }, 2);
+  const { a, b, logs, lb, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 300, rebalanceAfterMs: 0 }, 2);
   // Both sessions ask, and `a` takes 3 s to answer: requests in flight, however quiet the wire.
   a.slowRequests(3000);
   const asked = held.map((s) => s.ask('/', 10_000));
@@ -75,7 +75,7 @@ test('after a recovery a quiet session moves to the recovered backend; one with 
 });
 
 test('a session whose client spoke last is never closed to rebalance, even when silent for long', async (t) => {
-  const { b, logs, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100 }, 3);
+  const { b, logs, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100, rebalanceAfterMs: 0 }, 3);
   // Half a request: the backend waits for the rest, the client has spoken last.
   for (const s of held) s.socket.write('GET / HTTP/1.1\r\nHost: kubernetes\r\n');
   await b.revive();
@@ -83,6 +83,21 @@ test('a session whose client spoke last is never closed to rebalance, even when 
   await sleep(3000);
   for (const s of held) assert.equal(s.socket.destroyed, false);
   assert.equal(logs.find({ event: 'session_rebalanced' }), undefined);
+});
+
+test('nothing moves onto a recovered backend before it has been up for --rebalance-after; then quiet sessions do', async (t) => {
+  const afterMs = 2500;
+  const { a, b, logs, held } = await unevenOnA(t, { rebalance: true, rebalanceIntervalMs: 1000, rebalanceQuietMs: 100, rebalanceAfterMs: afterMs }, 3);
+  await b.revive();
+  const up = await logs.waitFor({ event: 'backend_state', backend: b.address, to: 'up' });
+  const upAt = Date.parse(String(up['time']));
+  // Three quiet sessions on `a`, none on `b`, looked at every 0.5-1.5 s: only the wait holds them.
+  const moved = await logs.waitFor({ event: 'session_rebalanced' }, afterMs + 5000);
+  assert.equal(moved['backend'], a.address);
+  assert.equal(moved['to'], b.address);
+  const movedAfter = Date.parse(String(moved['time'])) - upAt;
+  assert.ok(movedAfter >= afterMs, `moved ${movedAfter} ms after ${b.address} was up`);
+  await Promise.race(held.map((s) => s.closed));
 });
 
 test('rebalancing off: uneven sessions stay where they are', async (t) => {

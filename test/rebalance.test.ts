@@ -24,6 +24,7 @@ function backend(address: string, sessions: IdleState[], extra: Partial<Rebalanc
     weight: 1,
     eligible: true,
     ramping: false,
+    settling: false,
     count: sessions.length,
     sessions: sessions.map((idle, i) => ({ session: `${address}#${i}`, idle })),
     ...extra,
@@ -85,12 +86,15 @@ test('within one session of even is balanced; the busiest gives its quietest ses
   assert.equal(isBalanced([{ count: 4, weight: 2 }, { count: 2, weight: 1 }]), true, 'weights count');
 });
 
-test('never in panic, never while a backend of the tier ramps up, nothing when no backend is eligible', () => {
+test('never in panic, never while a backend of the tier ramps up or has been up for less than --rebalance-after, nothing when no backend is eligible', () => {
   const uneven = () => [backend('a', [quietState(), quietState(), quietState()]), backend('b', [])];
   assert.deepEqual(planRebalance(uneven(), { quietMs: QUIET, panic: true }), { kind: 'off', why: 'panic' });
   const ramping = uneven();
   ramping[1] = { ...ramping[1]!, ramping: true };
   assert.deepEqual(planRebalance(ramping, { quietMs: QUIET, panic: false }), { kind: 'off', why: 'ramping' });
+  const settling = uneven();
+  settling[1] = { ...settling[1]!, settling: true };
+  assert.deepEqual(planRebalance(settling, { quietMs: QUIET, panic: false }), { kind: 'off', why: 'settling' }, 'up for less than --rebalance-after');
   const none = uneven().map((b) => ({ ...b, eligible: false }));
   assert.deepEqual(planRebalance(none, { quietMs: QUIET, panic: false }), { kind: 'off', why: 'no_tier' });
   // A backend that is not eligible (down, draining, suspect) gets nothing and gives nothing here:

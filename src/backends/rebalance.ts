@@ -44,13 +44,18 @@ export interface RebalanceBackend<S> {
   eligible: boolean;
   /** Still ramping up after a recovery: the tier waits until it is done. */
   ramping: boolean;
+  /**
+   * Up for less than `--rebalance-after`: the tier waits, so that the clients' watches on the
+   * others have had a bookmark newer than this backend's (re)start before they are moved onto it.
+   */
+  settling: boolean;
   /** Sessions open on it now (least-conn counts the same). */
   count: number;
   sessions: readonly RebalanceSession<S>[];
 }
 
 export type RebalancePlan<S> =
-  | { kind: 'off'; why: 'panic' | 'no_tier' | 'ramping' }
+  | { kind: 'off'; why: 'panic' | 'no_tier' | 'ramping' | 'settling' }
   | { kind: 'balanced' }
   /** Uneven, but no session of `from` is quiet now: look again soon, it costs no turn. */
   | { kind: 'wait'; from: string }
@@ -70,6 +75,7 @@ export function planRebalance<S>(backends: readonly RebalanceBackend<S>[], o: { 
   if (best === Infinity) return { kind: 'off', why: 'no_tier' };
   const tier = backends.filter((b) => b.eligible && b.priority === best);
   if (tier.some((b) => b.ramping)) return { kind: 'off', why: 'ramping' };
+  if (tier.some((b) => b.settling)) return { kind: 'off', why: 'settling' };
   const least = leastLoaded(tier);
 
   const worse = backends.filter((b) => b.priority > best && b.count > 0).sort((x, y) => y.count - x.count);

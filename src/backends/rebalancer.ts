@@ -64,6 +64,7 @@ export class Rebalancer {
         weight: b.weight,
         eligible: b.state.kind === 'up' && !b.suspect,
         ramping: b.rampAt(now) < 1,
+        settling: b.state.kind === 'up' && now - b.state.since < config.rebalanceAfterMs,
         count: b.activeSessions,
         sessions: [...b.sessions].map((session) => ({ session, idle: session.idleState() })),
       });

@@ -95,6 +95,7 @@ export interface Config {
   rebalance: boolean;
   rebalanceIntervalMs: number;
   rebalanceQuietMs: number;
+  rebalanceAfterMs: number;
   health: HealthConfig;
   discovery: DiscoveryConfig;
   clusterIp: ClusterIpConfig;
@@ -152,6 +153,11 @@ export const DEFAULTS = {
   rebalanceIntervalMs: 10_000,
   // Longer than a request takes; shorter than the 10 s between a kubelet's lease renewals.
   rebalanceQuietMs: 2000,
+  // A restarted apiserver's watch cache starts at its start: a watch resumed there from an older
+  // resourceVersion gets 410 and relists. The apiservers the clients stay on send each watch a
+  // bookmark about once a minute, which moves its resourceVersion past that start (measured:
+  // bench/watch-expired.mjs, docs/scale.md). 75 s: a minute, and room for the bookmark.
+  rebalanceAfterMs: 75_000,
   health: {
     path: '/readyz',
     intervalMs: 2000,

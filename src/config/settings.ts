@@ -167,6 +167,17 @@ const TABLE = {
     kind: duration({ minMs: 100, maxMs: 10 * MS.minute }),
     default: DEFAULTS.rebalanceQuietMs,
   }),
+  rebalanceAfterMs: setting({
+    flag: 'rebalance-after',
+    config: 'rebalanceAfterMs',
+    file: 'rebalanceAfter',
+    group: 'proxy',
+    describe:
+      'How long a backend must have been up before rebalancing moves sessions onto it: long enough for the watches on the ' +
+      'others to get a bookmark newer than its restart, so that they resume there without a 410 and a relist (0-1h)',
+    kind: duration({ minMs: 0, maxMs: MS.hour }),
+    default: DEFAULTS.rebalanceAfterMs,
+  }),
   healthPath: setting({
     flag: 'health-path',
     config: 'health.path',
