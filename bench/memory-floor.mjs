@@ -6,8 +6,7 @@
 // answer /readyz; and, on Node 24, the single executable if `npm run package` built it. Prints a
 // markdown table of medians.
 // usage: node bench/memory-floor.mjs [--reps N] [--settle-ms MS]      (needs `npm run build`)
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,7 +58,7 @@ if (process.versions.node.startsWith('24.') && existsSync(sea)) {
 }
 
 function smaps(pid) {
-  const text = execFileSync('cat', [`/proc/${pid}/smaps_rollup`], { encoding: 'latin1' });
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
   const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
   return { rss: kb('Rss'), anon: kb('Anonymous') };
 }
